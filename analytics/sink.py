@@ -1,0 +1,123 @@
+"""The sink: its own process and consumer group, from the telemetry topic into ClickHouse.
+
+Routing never waits on ClickHouse, and embedded chdb has exactly one owner: this process.
+Rows go in batches bounded by size and by age. The consumer offset is committed only after the
+batch is written, so an outage loses nothing: the batch is retried until ClickHouse is back.
+Delivery is at least once; ReplacingMergeTree folds any replayed row into the one it repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from analytics.store import Store, StoreError
+
+__all__ = ["SinkConfig", "TelemetrySink", "TABLE_FOR_EVENT"]
+
+log = logging.getLogger(__name__)
+
+# event_type on the wire -> the table its rows go to.
+TABLE_FOR_EVENT = {"request_completed": "requests"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SinkConfig:
+    bootstrap: str
+    topic: str
+    group_id: str = "hugai-llm-sink"
+    max_batch_rows: int = 5000
+    max_batch_age_s: float = 0.5
+    retry_delay_s: float = 1.0
+    max_retry_delay_s: float = 30.0
+
+
+class TelemetrySink:
+    def __init__(self, config: SinkConfig, store: Store, *, on_flush: Callable[[int], None] | None = None):
+        self._config = config
+        self._store = store
+        self._on_flush = on_flush
+        self._stopping = asyncio.Event()
+        self.rows_written = 0
+        self.events_skipped = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self._config.topic,
+            bootstrap_servers=self._config.bootstrap,
+            group_id=self._config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        try:
+            await self._consume(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        batch: dict[str, list[dict]] = {}
+        offsets: dict[TopicPartition, int] = {}
+        started = time.monotonic()
+        pending = 0
+        while not self._stopping.is_set():
+            fetched = await consumer.getmany(timeout_ms=100, max_records=self._config.max_batch_rows)
+            for tp, messages in fetched.items():
+                for message in messages:
+                    table, row = self._decode(message.value, tp, message.offset)
+                    if table:
+                        batch.setdefault(table, []).append(row)
+                        pending += 1
+                    offsets[tp] = message.offset + 1
+            full = pending >= self._config.max_batch_rows
+            old = time.monotonic() - started >= self._config.max_batch_age_s
+            if offsets and (full or old or self._stopping.is_set()):
+                await self._write(batch)
+                await consumer.commit(offsets)
+                if self._on_flush:
+                    self._on_flush(pending)
+                batch, offsets, pending = {}, {}, 0
+                started = time.monotonic()
+            elif not offsets:
+                started = time.monotonic()
+        if offsets:
+            await self._write(batch)
+            await consumer.commit(offsets)
+
+    def _decode(self, raw: bytes | None, tp: TopicPartition, offset: int) -> tuple[str | None, dict]:
+        try:
+            row = json.loads(raw or b"")
+            table = TABLE_FOR_EVENT[row.pop("event_type")]
+            return table, row
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # A record we cannot file is skipped, not retried forever: it would block every row behind it.
+            self.events_skipped += 1
+            log.error("skipping unreadable telemetry at %s[%d]@%d: %s", tp.topic, tp.partition, offset, type(exc).__name__)
+            return None, {}
+
+    async def _write(self, batch: dict[str, list[dict]]) -> None:
+        delay = self._config.retry_delay_s
+        while True:
+            try:
+                for table, rows in batch.items():
+                    await asyncio.to_thread(self._store.insert, table, rows)
+                self.rows_written += sum(len(rows) for rows in batch.values())
+                return
+            except StoreError as exc:
+                if self._stopping.is_set():
+                    # Leave the offsets uncommitted: the next sink run writes this batch again.
+                    raise
+                log.warning("ClickHouse write failed, retrying in %.1fs: %s", delay, str(exc)[:200])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._config.max_retry_delay_s)

@@ -1,0 +1,59 @@
+"""A provider that answers without a network, for demos and benchmarks.
+
+Latency and failures are pure functions of the request id, so a run can be repeated exactly.
+Like TensorZero's dummy provider, words in the model name pick a behaviour:
+  "slow"   ten times the configured latency
+  "flaky"  fails every other request id (by hash) with ProviderUnavailable
+  "error"  always fails with ProviderUnavailable
+Every result has simulated=True.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+from providers.errors import ProviderUnavailable
+from providers.types import ChatRequest, ChatResult, Usage
+
+__all__ = ["PROVIDER_TYPE", "SimulatedProvider"]
+
+PROVIDER_TYPE = "simulated"
+
+
+def _unit(seed: str) -> float:
+    """A stable number in [0, 1) from a string."""
+    return int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+class SimulatedProvider:
+    provider_type = PROVIDER_TYPE
+
+    def __init__(self, *, base_latency_ms: float = 40, jitter_ms: float = 30, error_rate: float = 0.0):
+        self._base = base_latency_ms
+        self._jitter = jitter_ms
+        self._error_rate = error_rate
+
+    async def infer(self, request: ChatRequest) -> ChatResult:
+        name = request.model.lower()
+        seed = f"{request.request_id}:{request.model}"
+        latency_ms = self._base + self._jitter * _unit(seed + ":latency")
+        if "slow" in name:
+            latency_ms *= 10
+        await asyncio.sleep(latency_ms / 1000)
+        roll = _unit(seed + ":error")
+        if "error" in name or ("flaky" in name and roll < 0.5) or roll < self._error_rate:
+            raise ProviderUnavailable(f"simulated outage of {request.model}", provider=PROVIDER_TYPE, status=503)
+        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        output_tokens = min(request.max_tokens or 256, 20 + int(200 * _unit(seed + ":length")))
+        content = f"[simulated {request.model}] answer to a {prompt_words}-word prompt."
+        return ChatResult(
+            content=content,
+            # Roughly 4 characters a token, the usual rule of thumb for English text.
+            usage=Usage(input_tokens=max(1, sum(len(m.content) for m in request.messages) // 4), output_tokens=output_tokens),
+            ttft_ms=latency_ms * 0.3,
+            total_ms=latency_ms,
+            response_model=request.model,
+            finish_reason="stop",
+            simulated=True,
+        )

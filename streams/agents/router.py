@@ -1,0 +1,58 @@
+"""The agent on llm.requests: every event gets exactly one outcome, and no event stops the stream.
+
+  valid request        -> LLMResponse on its reply topic + RequestCompleted on llm.telemetry
+  invalid request      -> DeadLetter on llm.requests.dlq, and an error LLMResponse when it has a request_id
+  unexpected exception -> an error LLMResponse (internal_error); the worker keeps serving
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from faust.types import EventT
+
+from streams.agents.serve import RequestServer
+from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, parse_request
+from streams.topics import Topics
+
+__all__ = ["register_router"]
+
+log = logging.getLogger(__name__)
+
+
+def register_router(app: faust.App, topics: Topics, server: RequestServer, *, concurrency: int) -> faust.types.AgentT:
+    async def handle(event: EventT) -> None:
+        message = event.message
+        raw = message.value
+        try:
+            request = parse_request(raw)
+        except InvalidRequest as bad:
+            # Metadata only: the reason and where the event sits, never its payload.
+            log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, bad.reason)
+            letter = DeadLetter.of(raw or b"", bad.reason, topic=message.topic, partition=message.partition,
+                                   offset=message.offset, request_id=bad.request_id)
+            await topics.dlq.send(key=message.key, value=letter.to_bytes())
+            if bad.request_id:
+                response = LLMResponse(request_id=bad.request_id, status="error",
+                                       error=ErrorInfo(code="invalid_request", message=bad.reason))
+                await topics.reply(bad.reply_to).send(key=bad.request_id.encode(), value=response.to_bytes())
+            return
+        key = request.request_id.encode()
+        try:
+            response, record = await server.serve(request)
+        except Exception:
+            log.exception("internal error serving request %s", request.request_id)
+            response = LLMResponse(request_id=request.request_id, status="error",
+                                   error=ErrorInfo(code="internal_error", message="the router failed; see worker logs"))
+            await topics.reply(request.reply_to).send(key=key, value=response.to_bytes())
+            return
+        await topics.reply(request.reply_to).send(key=key, value=response.to_bytes())
+        await topics.telemetry.send(key=key, value=record.to_bytes())
+
+    @app.agent(topics.requests, name="route_requests", concurrency=concurrency)
+    async def route_requests(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await handle(event)
+
+    return route_requests

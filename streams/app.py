@@ -1,0 +1,29 @@
+"""Builds the Faust App. Nothing else: topics, tables and agents are declared elsewhere."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import Settings
+
+__all__ = ["APP_ID", "create_app"]
+
+APP_ID = "hugai-llm"
+
+
+def create_app(settings: Settings, bootstrap: str) -> faust.App:
+    return faust.App(
+        APP_ID,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        autodiscover=False,
+        processing_guarantee=settings.hugai_processing_guarantee,
+        topic_partitions=settings.hugai_partitions,
+        broker_session_timeout=settings.hugai_session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.hugai_session_timeout_s / 5),
+        consumer_auto_offset_reset="earliest",
+        web_bind=settings.hugai_http_host,
+        web_port=settings.hugai_http_port,
+        web_host=settings.hugai_http_host,
+        datadir=str(settings.hugai_data_dir / "faust"),
+    )

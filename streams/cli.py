@@ -1,0 +1,157 @@
+"""The hugai-llm command. The composition root for processes: it may import every folder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from streams.config import ConfigError, load_config
+from streams.settings import Settings
+
+app = typer.Typer(help="hugai-llm: an event-sourced LLM router on Kafka, Faust and ClickHouse.", no_args_is_help=True)
+kafka_app = typer.Typer(help="The local Apache Kafka broker.", no_args_is_help=True)
+config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(config_app, name="config")
+
+# Tables stay readable when output goes to a file or CI log (rich assumes 80 columns there).
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _load_config(settings: Settings):
+    try:
+        return load_config(settings.hugai_config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _sigterm_as_interrupt() -> None:
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+def dev(
+    kafka_port: Annotated[int, typer.Option(help="Port for the local Kafka broker.")] = 9092,
+    http_port: Annotated[int, typer.Option(help="Port for the worker's web server.")] = 6066,
+    demo: Annotated[bool, typer.Option(help="Publish a demo batch and print a summary.")] = False,
+    once: Annotated[bool, typer.Option(help="Exit after the demo instead of serving.")] = False,
+) -> None:
+    """Start the local stack: Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set), the worker and the sink."""
+    from streams.demo import run_demo
+    from streams.devstack import DevStack, StackError
+    from streams.localkafka import KafkaStartError
+
+    settings = _settings()
+    config = _load_config(settings)
+    _sigterm_as_interrupt()
+    stack = DevStack(settings, kafka_port=kafka_port, http_port=http_port)
+    started = time.monotonic()
+    try:
+        with console.status("Starting Kafka, the worker and the sink..."):
+            stack.start()
+        console.print(stack.ready_line(), highlight=False, soft_wrap=True)
+        console.print(f"(stack ready in {time.monotonic() - started:.1f}s)", style="dim")
+        if demo:
+            responses = asyncio.run(run_demo(stack.bootstrap, config, console=console))
+            failed = [r for r in responses.values() if r.status != "ok"]
+            if failed:
+                err.print(f"{len(failed)} demo request(s) did not succeed: "
+                          + ", ".join(f"{r.request_id}={r.error.code if r.error else r.status}" for r in failed[:5]))
+        if not once:
+            console.print("Serving. Ctrl-C stops everything.", style="dim")
+            while True:
+                time.sleep(1)
+                for role, child in stack.children.items():
+                    if child.poll() is not None:
+                        raise StackError(f"{role} exited with code {child.returncode}\n{stack.tail(role)}")
+    except KeyboardInterrupt:
+        console.print("Stopping...", style="dim")
+    except (StackError, KafkaStartError) as exc:
+        raise _fail(str(exc), code=1) from None
+    finally:
+        stack.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run one router worker (Faust). Needs KAFKA_BOOTSTRAP_SERVERS."""
+    from streams.worker import run_worker
+
+    settings = _settings()
+    if not settings.kafka_bootstrap_servers:
+        raise _fail("KAFKA_BOOTSTRAP_SERVERS is not set; start a broker with `hugai-llm dev`, or point at one")
+    _load_config(settings)  # fail fast, with the config's own message
+    run_worker(settings, settings.kafka_bootstrap_servers)
+
+
+@app.command()
+def sink() -> None:
+    """Run the ClickHouse sink (its own consumer group). Needs KAFKA_BOOTSTRAP_SERVERS."""
+    from analytics import SinkConfig, StoreError, open_store
+    from analytics.service import serve_sink
+    from streams.topics import TELEMETRY
+
+    settings = _settings()
+    if not settings.kafka_bootstrap_servers:
+        raise _fail("KAFKA_BOOTSTRAP_SERVERS is not set")
+    logging.basicConfig(level=settings.hugai_log_level.upper().replace("WARN", "WARNING"),
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    try:
+        store = open_store(settings.clickhouse_url, settings.chdb_path)
+    except StoreError as exc:
+        raise _fail(str(exc), code=1) from None
+    serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topic=TELEMETRY),
+               ready_file=settings.hugai_data_dir / "sink.ready")
+
+
+@kafka_app.command("fetch")
+def kafka_fetch() -> None:
+    """Fetch the Apache Kafka jars from Maven Central into the cache (once)."""
+    from streams.localkafka import KAFKA_VERSION, KafkaStartError, fetch_jars
+
+    settings = _settings()
+    try:
+        libs = fetch_jars(settings.hugai_cache_dir)
+    except KafkaStartError as exc:
+        raise _fail(str(exc), code=1) from None
+    console.print(f"Apache Kafka {KAFKA_VERSION}: {len(list(libs.glob('*.jar')))} jars in {libs}", highlight=False)
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Optional[Path], typer.Argument(help="Config file; default HUGAI_CONFIG or config/models.yaml.")] = None) -> None:
+    """Validate a config file and summarise it."""
+    try:
+        config = load_config(path or _settings().hugai_config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"ok: {len(config.models)} models, {len(config.routing_strategy)} task types, "
+                  f"{len(config.agent_model_mapping)} agent mappings, environments {', '.join(config.environments)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

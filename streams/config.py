@@ -1,0 +1,265 @@
+"""The seed spec's YAML blocks as typed pydantic models, plus the model catalog they refer to.
+
+`load_config(path)` is the only entry point. Anything wrong raises `ConfigError`, whose message
+names each bad key as a dotted path (`routing_strategy.code_generation.fallback[2]`) with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from streams.units import Duration, Money
+
+__all__ = [
+    "ConfigError",
+    "HugaiConfig",
+    "ModelSpec",
+    "RouteRule",
+    "EnvironmentProfile",
+    "load_config",
+    "DEFAULT_CONFIG_PATH",
+    "PROVIDER_FAMILIES",
+]
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "models.yaml"
+PROVIDER_FAMILIES = ("openai", "anthropic", "google", "cohere", "local")
+ProviderFamily = Literal["openai", "anthropic", "google", "cohere", "local"]
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used. `problems` holds one 'key: reason' line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"invalid config {source}:\n  " + "\n  ".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RouteRule(_Strict):
+    primary: str
+    fallback: list[str] = []
+    criteria: str = ""
+
+
+class Criterion(_Strict):
+    weight: float = Field(ge=0, le=1)
+    factors: list[str]
+
+
+class SelectionCriteria(_Strict):
+    cost_sensitivity: Criterion
+    performance_requirements: Criterion
+    quality_expectations: Criterion
+    specialized_capabilities: Criterion
+
+    def weights(self) -> dict[str, float]:
+        return {name: getattr(self, name).weight for name in type(self).model_fields}
+
+
+class MonthlyLimits(_Strict):
+    total_budget: Money
+    provider_caps: dict[str, Money] = {}
+
+
+CostStrategy = Literal[
+    "cache_similar_requests",
+    "batch_processing_when_possible",
+    "use_cheaper_models_for_simple_tasks",
+    "implement_request_deduplication",
+]
+
+
+class CostControls(_Strict):
+    daily_budgets: dict[str, Money] = {}
+    monthly_limits: MonthlyLimits
+    cost_optimization_strategies: list[CostStrategy] = []
+
+
+class FailureAction(_Strict):
+    action: Literal["retry_with_exponential_backoff", "switch_to_secondary_model", "degrade_gracefully"]
+    max_attempts: int | None = Field(default=None, ge=1)
+    initial_delay: Duration | None = None
+    max_delay: Duration | None = None
+    condition: str | None = None
+    selection_criteria: str | None = None
+    fallback_to: str | None = None
+
+
+class FallbackConfiguration(_Strict):
+    primary_failure_handling: list[FailureAction]
+    cascading_fallback_chain: dict[str, list[str]]
+
+    @field_validator("cascading_fallback_chain")
+    @classmethod
+    def _tiers_are_numbered(cls, chain: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name in chain:
+            if not (name.startswith("tier_") and name[5:].isdigit()):
+                raise ValueError(f"tier names look like 'tier_1', got {name!r}")
+        return chain
+
+
+class AgentAssignment(_Strict):
+    primary: str
+    reasoning: str = ""
+
+
+class EnvironmentProfile(_Strict):
+    cost_optimization: Literal["aggressive", "balanced", "quality_first"]
+    quality_threshold: float = Field(ge=0, le=1)
+    fallback_strategy: Literal["quick_degradation", "graceful_degradation", "maximum_resilience"]
+    monitoring_level: Literal["basic", "detailed", "comprehensive"]
+
+
+class ApiKeyManagement(_Strict):
+    rotation_frequency: Duration
+    storage: str
+    access_control: str
+
+
+class DataProtection(_Strict):
+    request_logging: Literal["metadata_only", "full"]
+    response_caching: str
+    data_retention: Duration
+
+
+class SecurityConfiguration(_Strict):
+    api_key_management: ApiKeyManagement
+    data_protection: DataProtection
+    compliance_requirements: list[str] = []
+
+
+class ModelSpec(_Strict):
+    provider: ProviderFamily
+    api_model: str
+    tier: int = Field(ge=1, le=4)
+    capability_class: str
+    context_length: int = Field(gt=0)
+    function_calling: bool = False
+
+
+class RateLimits(_Strict):
+    requests_per_minute: int = Field(gt=0)
+    tokens_per_minute: int = Field(gt=0)
+
+
+class ProviderSpec(_Strict):
+    base_url: str
+    rate_limits: RateLimits | None = None
+
+
+class LatencyProfile(_Strict):
+    base: float = Field(default=40, ge=0)
+    jitter: float = Field(default=30, ge=0)
+
+
+class SimulatedSpec(_Strict):
+    latency_ms: LatencyProfile = LatencyProfile()
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+
+
+class HttpSpec(_Strict):
+    connect_timeout: Duration = "5s"  # type: ignore[assignment]
+    read_timeout: Duration = "60s"  # type: ignore[assignment]
+
+
+class HugaiConfig(_Strict):
+    """The whole configuration file. The first seven blocks are the seed's."""
+
+    routing_strategy: dict[str, RouteRule]
+    selection_criteria: SelectionCriteria
+    cost_controls: CostControls
+    fallback_configuration: FallbackConfiguration
+    agent_model_mapping: dict[str, AgentAssignment]
+    environments: dict[str, EnvironmentProfile]
+    security_configuration: SecurityConfiguration
+    models: dict[str, ModelSpec]
+    model_groups: dict[str, list[str]] = {}
+    providers: dict[ProviderFamily, ProviderSpec] = {}
+    simulated: SimulatedSpec = SimulatedSpec()
+    http: HttpSpec = HttpSpec()
+
+    def expand(self, name: str) -> list[str]:
+        """A model id, or the ids a group name stands for."""
+        return list(self.model_groups.get(name, [name]))
+
+
+def load_config(path: str | Path | None = None) -> HugaiConfig:
+    """Read and validate a config file; raise ConfigError naming every bad key."""
+    source = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(source), [f"cannot read file: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(source), [f"not valid YAML: {exc}"]) from None
+    return parse_config(raw, source=str(source))
+
+
+def parse_config(raw: object, *, source: str = "<config>") -> HugaiConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["top level: expected a mapping of blocks"])
+    try:
+        config = HugaiConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(err) for err in exc.errors()]) from None
+    problems = list(_cross_reference_problems(config))
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _describe(err: dict) -> str:
+    path = ""
+    for part in err["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    reason = err["msg"]
+    if err["type"] == "missing":
+        reason = "required block or key is missing"
+    elif err["type"] == "extra_forbidden":
+        reason = "unknown key"
+    return f"{path or 'top level'}: {reason}"
+
+
+def _cross_reference_problems(config: HugaiConfig) -> Iterator[str]:
+    known = set(config.models) | set(config.model_groups)
+
+    def check(path: str, name: str) -> Iterator[str]:
+        if name not in known:
+            yield f"{path}: unknown model {name!r} (not in models or model_groups)"
+
+    for group, members in config.model_groups.items():
+        for i, member in enumerate(members):
+            if member not in config.models:
+                yield f"model_groups.{group}[{i}]: unknown model {member!r}"
+    for task, rule in config.routing_strategy.items():
+        yield from check(f"routing_strategy.{task}.primary", rule.primary)
+        for i, name in enumerate(rule.fallback):
+            yield from check(f"routing_strategy.{task}.fallback[{i}]", name)
+    for agent, assignment in config.agent_model_mapping.items():
+        yield from check(f"agent_model_mapping.{agent}.primary", assignment.primary)
+    for tier, names in config.fallback_configuration.cascading_fallback_chain.items():
+        for i, name in enumerate(names):
+            yield from check(f"fallback_configuration.cascading_fallback_chain.{tier}[{i}]", name)
+
+    total = sum(config.selection_criteria.weights().values())
+    if not math.isclose(total, 1.0, abs_tol=1e-9):
+        yield f"selection_criteria: weights must sum to 1, they sum to {total:g}"
+
+    controls = config.cost_controls
+    for block, names in (
+        ("cost_controls.daily_budgets", controls.daily_budgets),
+        ("cost_controls.monthly_limits.provider_caps", controls.monthly_limits.provider_caps),
+    ):
+        for name in names:
+            if name not in PROVIDER_FAMILIES:
+                yield f"{block}.{name}: unknown provider (expected one of {', '.join(PROVIDER_FAMILIES)})"

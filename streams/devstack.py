@@ -1,0 +1,145 @@
+"""`hugai-llm dev`: start Kafka, the worker and the sink as child processes, and stop them all.
+
+Each child gets its own log file under the data directory, so the terminal keeps the ready line
+and the demo's summary. Stopping sends SIGTERM, waits, then kills what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streams.kafka_admin import ensure_topics
+from streams.localkafka import LocalKafka
+from streams.settings import Settings
+from streams.topics import CORE_TOPICS
+
+__all__ = ["DevStack", "StackError"]
+
+
+class StackError(RuntimeError):
+    """A part of the stack failed to start. The message names the part and its log file."""
+
+
+@dataclass
+class DevStack:
+    settings: Settings
+    kafka_port: int = 9092
+    http_port: int = 6066
+    bootstrap: str = ""
+    kafka: LocalKafka | None = None
+    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.hugai_data_dir / "logs"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.settings.hugai_http_host}:{self.http_port}"
+
+    @property
+    def sink_ready_file(self) -> Path:
+        return self.settings.hugai_data_dir / "sink.ready"
+
+    @property
+    def clickhouse(self) -> str:
+        if self.settings.clickhouse_url:
+            return "server (CLICKHOUSE_URL)"
+        return f"chdb:{self.settings.chdb_path.resolve()}"
+
+    def start(self, *, timeout: float = 120.0) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.kafka_bootstrap_servers:
+            self.bootstrap = self.settings.kafka_bootstrap_servers
+        else:
+            self.kafka = LocalKafka(
+                data_dir=self.settings.kafka_data_dir, cache_dir=self.settings.hugai_cache_dir, port=self.kafka_port
+            )
+            self.bootstrap = self.kafka.start()
+        asyncio.run(ensure_topics(self.bootstrap, list(CORE_TOPICS), partitions=self.settings.hugai_partitions))
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "HUGAI_HTTP_PORT": str(self.http_port),
+            "HUGAI_DATA_DIR": str(self.settings.hugai_data_dir.resolve()),
+            "HUGAI_ENV": self.settings.hugai_env,
+        }
+        if self.settings.hugai_config:
+            env["HUGAI_CONFIG"] = str(self.settings.hugai_config.resolve())
+        self.sink_ready_file.unlink(missing_ok=True)
+        self._spawn("sink", env)
+        self._spawn("worker", env)
+        deadline = time.monotonic() + timeout
+        self._wait("sink", self.sink_ready_file.exists, deadline)
+        self._wait("worker", self._worker_ready, deadline)
+
+    def _spawn(self, role: str, env: dict[str, str]) -> None:
+        log = open(self.log_dir / f"{role}.log", "ab")
+        self.children[role] = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", role], env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def _wait(self, role: str, ready, deadline: float) -> None:  # noqa: ANN001
+        while time.monotonic() < deadline:
+            child = self.children[role]
+            if child.poll() is not None:
+                raise StackError(f"{role} exited with code {child.returncode}; see {self.log_dir / (role + '.log')}\n"
+                                 + self.tail(role))
+            if ready():
+                return
+            time.sleep(0.2)
+        raise StackError(f"{role} not ready in time; see {self.log_dir / (role + '.log')}\n" + self.tail(role))
+
+    def _worker_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.http_url + "/healthz", timeout=1) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def tail(self, role: str, lines: int = 15) -> str:
+        path = self.log_dir / f"{role}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def ready_line(self) -> str:
+        return f"hugai-llm ready  kafka={self.bootstrap}  http={self.http_url}  clickhouse={self.clickhouse}  logs={self.log_dir}"
+
+    def stop(self, *, timeout: float = 20.0) -> None:
+        # The worker first, so nothing new reaches the telemetry topic while the sink drains it.
+        for role in ("worker", "sink"):
+            child = self.children.pop(role, None)
+            if child is None or child.poll() is not None:
+                continue
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if self.kafka is not None:
+            self.kafka.stop()
+            self.kafka = None
+
+    def __enter__(self) -> DevStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

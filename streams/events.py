@@ -1,0 +1,229 @@
+"""The wire events: JSON, UTF-8, one pydantic model each. Any Kafka client can speak them.
+
+LLMRequest      on llm.requests, keyed by request_id
+LLMResponse     on llm.responses (or the request's reply_to topic), keyed by request_id
+RequestCompleted on llm.telemetry: the metadata-only record of one response, for ClickHouse
+DeadLetter      on llm.requests.dlq: an event we could not serve, with the reason
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ChatMessage",
+    "PerformanceRequirements",
+    "LLMRequest",
+    "TokenUsage",
+    "Latency",
+    "Attempt",
+    "ErrorInfo",
+    "LLMResponse",
+    "RequestCompleted",
+    "DeadLetter",
+    "InvalidRequest",
+    "parse_request",
+    "utcnow",
+]
+
+# Kafka's own rule for topic names.
+_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+RequestId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode("utf-8")
+
+
+class ChatMessage(_Event):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class PerformanceRequirements(_Event):
+    max_latency: float | None = Field(default=None, gt=0, description="seconds")
+    min_quality: float | None = Field(default=None, ge=0, le=1)
+
+
+class LLMRequest(_Event):
+    request_id: RequestId
+    created_at: datetime = Field(default_factory=utcnow)
+    task_type: str = Field(min_length=1, max_length=128)
+    messages: list[ChatMessage] | None = None
+    prompt: str | None = None
+    agent_context: str | None = None
+    preferred_model: str | None = None
+    fallback_models: list[str] = []
+    quality_threshold: float | None = Field(default=None, ge=0, le=1)
+    max_cost_per_request: float | None = Field(default=None, ge=0)
+    performance_requirements: PerformanceRequirements | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    metadata: dict[str, JsonValue] = {}
+    reply_to: str | None = None
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to_is_a_topic(cls, value: str | None) -> str | None:
+        if value is not None and not _TOPIC_NAME.match(value):
+            raise ValueError("must be a Kafka topic name: 1-249 of [a-zA-Z0-9._-]")
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> LLMRequest:
+        if not self.messages and not self.prompt:
+            raise ValueError("one of 'messages' or 'prompt' is required")
+        if self.messages and self.prompt:
+            raise ValueError("give 'messages' or 'prompt', not both")
+        return self
+
+    def chat_messages(self) -> list[ChatMessage]:
+        return self.messages or [ChatMessage(role="user", content=self.prompt or "")]
+
+
+class TokenUsage(_Event):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Latency(_Event):
+    ttft: float | None = None
+    total: float = 0.0
+
+
+class Attempt(_Event):
+    model: str
+    provider: str
+    status: Literal["ok", "error"]
+    latency_ms: float
+    error_code: str | None = None
+
+
+class ErrorInfo(_Event):
+    code: str
+    message: str
+
+
+class LLMResponse(_Event):
+    request_id: RequestId
+    status: Literal["ok", "error", "rejected"]
+    model: str | None = None
+    provider: str | None = None
+    content: str | None = None
+    usage: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    latency_ms: Latency = Latency()
+    attempts: list[Attempt] = []
+    error: ErrorInfo | None = None
+    simulated: bool = False
+    responded_at: datetime = Field(default_factory=utcnow)
+
+
+class RequestCompleted(_Event):
+    """What ClickHouse keeps of one response: metadata only, never prompt or completion text."""
+
+    event_type: Literal["request_completed"] = "request_completed"
+    request_id: str
+    created_at: datetime
+    responded_at: datetime
+    task_type: str
+    agent_context: str = ""
+    environment: str
+    tenant: str = ""
+    user: str = ""
+    model: str = ""
+    provider: str = ""
+    status: str
+    attempts: int
+    fallback_used: bool
+    cache_hit: bool = False
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    ttft_ms: float | None = None
+    total_ms: float
+    error_code: str = ""
+    simulated: bool
+
+
+class DeadLetter(_Event):
+    reason: str
+    source_topic: str
+    partition: int
+    offset: int
+    received_at: datetime = Field(default_factory=utcnow)
+    request_id: str | None = None
+    # The original bytes, so nothing is lost and the event can be replayed once fixed.
+    payload_b64: str
+
+    @classmethod
+    def of(cls, raw: bytes, reason: str, *, topic: str, partition: int, offset: int, request_id: str | None) -> DeadLetter:
+        return cls(
+            reason=reason,
+            source_topic=topic,
+            partition=partition,
+            offset=offset,
+            request_id=request_id,
+            payload_b64=base64.b64encode(raw).decode("ascii"),
+        )
+
+
+class InvalidRequest(ValueError):
+    """A request event that cannot be served. Holds what could be salvaged to answer it."""
+
+    def __init__(self, reason: str, *, request_id: str | None = None, reply_to: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.request_id = request_id
+        self.reply_to = reply_to
+
+
+def parse_request(raw: bytes | None) -> LLMRequest:
+    """Bytes from llm.requests -> LLMRequest, or InvalidRequest with a reason that names the problem."""
+    if not raw:
+        raise InvalidRequest("empty event: expected a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"payload is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        data: Any = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidRequest(f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"payload must be a JSON object, got {type(data).__name__}")
+    request_id = data.get("request_id") if isinstance(data.get("request_id"), str) and data.get("request_id") else None
+    reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), str) and _TOPIC_NAME.match(data["reply_to"]) else None
+    try:
+        return LLMRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(_describe(exc), request_id=request_id, reply_to=reply_to) from None
+    except RecursionError:
+        raise InvalidRequest("payload is nested too deeply", request_id=request_id, reply_to=reply_to) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        parts.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "invalid request: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

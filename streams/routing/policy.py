@@ -1,0 +1,61 @@
+"""Which models a request should try, in order: task routing, agent mapping, request overrides.
+
+Precedence, highest first:
+  1. the request's preferred_model (then its fallback_models, else the task's fallbacks)
+  2. agent_model_mapping[agent_context].primary (then the task's fallbacks)
+  3. routing_strategy[task_type]: primary, then fallback
+Group names such as "local-models" expand to their members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.config import HugaiConfig
+from streams.events import LLMRequest
+
+__all__ = ["RouteDecision", "RoutingError", "plan_route"]
+
+
+class RoutingError(ValueError):
+    """The request names something the config does not know. `code` goes into the response."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    candidates: tuple[str, ...]
+    reason: str  # "preferred_model" | "agent_model_mapping" | "routing_strategy"
+
+    @property
+    def primary(self) -> str:
+        return self.candidates[0]
+
+
+def plan_route(config: HugaiConfig, request: LLMRequest) -> RouteDecision:
+    rule = config.routing_strategy.get(request.task_type)
+    task_fallbacks = list(rule.fallback) if rule else []
+    assignment = config.agent_model_mapping.get(request.agent_context or "")
+
+    if request.preferred_model:
+        first, rest, reason = request.preferred_model, request.fallback_models or task_fallbacks, "preferred_model"
+    elif assignment:
+        first, rest, reason = assignment.primary, request.fallback_models or task_fallbacks, "agent_model_mapping"
+    elif rule:
+        first, rest, reason = rule.primary, request.fallback_models or task_fallbacks, "routing_strategy"
+    else:
+        known = ", ".join(sorted(config.routing_strategy))
+        raise RoutingError("unknown_task_type", f"unknown task_type {request.task_type!r}; known: {known}")
+
+    candidates: list[str] = []
+    for name in (first, *rest):
+        if name not in config.models and name not in config.model_groups:
+            raise RoutingError("unknown_model", f"unknown model {name!r}")
+        for model in config.expand(name):
+            if model not in candidates:
+                candidates.append(model)
+    return RouteDecision(candidates=tuple(candidates), reason=reason)

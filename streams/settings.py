@@ -1,0 +1,75 @@
+"""The one place environment variables are read. Everything else receives a Settings object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "ProviderCredentials"]
+
+
+class ProviderCredentials(BaseSettings):
+    """API keys and base URLs per provider family. A key may also come from a file (<NAME>_FILE)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    openai_api_key: SecretStr | None = None
+    openai_api_key_file: Path | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_api_key_file: Path | None = None
+    anthropic_base_url: str | None = None
+    google_api_key: SecretStr | None = None
+    google_api_key_file: Path | None = None
+    google_base_url: str | None = None
+    cohere_api_key: SecretStr | None = None
+    cohere_api_key_file: Path | None = None
+    cohere_base_url: str | None = None
+    local_api_key: SecretStr | None = None
+    local_api_key_file: Path | None = None
+    local_base_url: str | None = None
+
+    def api_key(self, family: str) -> str | None:
+        """The key for a family: the variable itself, else the file it names, else None."""
+        key: SecretStr | None = getattr(self, f"{family}_api_key", None)
+        if key is not None and key.get_secret_value():
+            return key.get_secret_value()
+        path: Path | None = getattr(self, f"{family}_api_key_file", None)
+        if path is not None:
+            return path.read_text(encoding="utf-8").strip() or None
+        return None
+
+    def base_url(self, family: str) -> str | None:
+        return getattr(self, f"{family}_base_url", None)
+
+
+class Settings(BaseSettings):
+    """Process settings. Field names are the environment variables, case-insensitive."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(default=None, description="Use this broker; start none.")
+    clickhouse_url: str | None = Field(default=None, description="A ClickHouse server; unset means embedded chdb.")
+    hugai_config: Path | None = Field(default=None, description="Config file; unset means config/models.yaml.")
+    hugai_env: Literal["development", "staging", "production"] = "development"
+    hugai_data_dir: Path = Path(".data")
+    hugai_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hugai-llm")
+    hugai_http_host: str = "127.0.0.1"
+    hugai_http_port: int = 6066
+    hugai_partitions: int = Field(default=4, ge=1)
+    hugai_processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    hugai_agent_concurrency: int = Field(default=64, ge=1)
+    # Faust's default (60 s) makes a restarted worker wait a minute for its dead predecessor.
+    hugai_session_timeout_s: float = Field(default=10.0, ge=6.0)
+    hugai_log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.hugai_data_dir / "chdb"
+
+    @property
+    def kafka_data_dir(self) -> Path:
+        return self.hugai_data_dir / "kafka"

@@ -1,0 +1,67 @@
+"""The worker process: the composition root for the Faust service. Wires config, providers and agents."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+import httpx
+
+from streams.agents import RequestServer, register_router
+from streams.app import create_app
+from streams.config import HugaiConfig, load_config
+from streams.kafka_admin import ensure_topics
+from streams.provider_directory import build_directory
+from streams.settings import ProviderCredentials, Settings
+from streams.topics import CORE_TOPICS, Topics
+
+__all__ = ["build_worker", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | None = None) -> faust.App:
+    config = config or load_config(settings.hugai_config)
+    app = create_app(settings, bootstrap)
+    topics = Topics(app)
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            config.http.read_timeout.total_seconds(), connect=config.http.connect_timeout.total_seconds()
+        ),
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+    )
+    directory = build_directory(config, ProviderCredentials(), client)
+    server = RequestServer(config=config, directory=directory, environment=settings.hugai_env)
+    unpriced = server.warm_up()
+    if unpriced:
+        log.warning("no catalog price for %s; their calls are recorded at cost 0", ", ".join(unpriced))
+    register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency)
+    for family, served_by in sorted(directory.families().items()):
+        log.info("provider family %s is served by %s", family, served_by)
+    _add_health(app, directory.families())
+    return app
+
+
+def _add_health(app: faust.App, families: dict[str, str]) -> None:
+    state = {"ready": False}
+
+    @app.on_rebalance_complete.connect
+    async def _ready(sender: faust.App, **_: object) -> None:
+        state["ready"] = True
+
+    @app.page("/healthz")
+    async def healthz(web, request):  # noqa: ANN001 - Faust's view signature
+        body = {"ready": state["ready"], "providers": families}
+        return web.json(body, status=200 if state["ready"] else 503)
+
+
+def run_worker(settings: Settings, bootstrap: str) -> None:
+    """Run until SIGTERM or Ctrl-C. Topics are created first: Faust only creates its own."""
+    app = build_worker(settings, bootstrap)
+    # Faust's worker uses the current event loop, so prepare topics on that same loop.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(bootstrap, list(CORE_TOPICS), partitions=settings.hugai_partitions))
+    worker = faust.Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
+    worker.execute_from_commandline()

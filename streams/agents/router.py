@@ -21,6 +21,18 @@ __all__ = ["register_router"]
 log = logging.getLogger(__name__)
 
 
+async def emit(topic: faust.TopicT, key: bytes | None, value: bytes) -> None:
+    """Send now and wait for the broker's ack.
+
+    Faust would otherwise attach the message to the event being processed and publish it only
+    when that event is acked, which for a concurrent agent is when the same actor receives its
+    next event: on a quiet topic, never. Awaiting delivery here keeps at-least-once: the source
+    offset is acked only after this returns.
+    """
+    pending = await topic.send(key=key, value=value, force=True)
+    await pending
+
+
 def register_router(app: faust.App, topics: Topics, server: RequestServer, *, concurrency: int) -> faust.types.AgentT:
     async def handle(event: EventT) -> None:
         message = event.message
@@ -32,11 +44,11 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
             log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, bad.reason)
             letter = DeadLetter.of(raw or b"", bad.reason, topic=message.topic, partition=message.partition,
                                    offset=message.offset, request_id=bad.request_id)
-            await topics.dlq.send(key=message.key, value=letter.to_bytes())
+            await emit(topics.dlq, message.key, letter.to_bytes())
             if bad.request_id:
                 response = LLMResponse(request_id=bad.request_id, status="error",
                                        error=ErrorInfo(code="invalid_request", message=bad.reason))
-                await topics.reply(bad.reply_to).send(key=bad.request_id.encode(), value=response.to_bytes())
+                await emit(topics.reply(bad.reply_to), bad.request_id.encode(), response.to_bytes())
             return
         key = request.request_id.encode()
         try:
@@ -45,10 +57,10 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
             log.exception("internal error serving request %s", request.request_id)
             response = LLMResponse(request_id=request.request_id, status="error",
                                    error=ErrorInfo(code="internal_error", message="the router failed; see worker logs"))
-            await topics.reply(request.reply_to).send(key=key, value=response.to_bytes())
+            await emit(topics.reply(request.reply_to), key, response.to_bytes())
             return
-        await topics.reply(request.reply_to).send(key=key, value=response.to_bytes())
-        await topics.telemetry.send(key=key, value=record.to_bytes())
+        await emit(topics.reply(request.reply_to), key, response.to_bytes())
+        await emit(topics.telemetry, key, record.to_bytes())
 
     @app.agent(topics.requests, name="route_requests", concurrency=concurrency)
     async def route_requests(stream: faust.StreamT) -> None:

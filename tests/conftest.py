@@ -1,0 +1,68 @@
+"""Fixtures only. Each outbound dependency has its own: the broker, the provider server, the stack."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.devstack import DevStack
+from streams.localkafka import LocalKafka, free_port
+from streams.settings import Settings
+from tests.support.openai_server import OpenAIServer
+
+SENTINEL_KEY = "sk-test-SENTINEL-never-log-me-4f1d"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Apache Kafka broker: KAFKA_BOOTSTRAP_SERVERS if set, else one started from the Maven jars."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    broker = LocalKafka(
+        data_dir=tmp_path_factory.mktemp("kafka"),
+        cache_dir=Settings().hugai_cache_dir,
+        port=free_port(),
+    )
+    started = time.monotonic()
+    broker.start()
+    print(f"\n[kafka] broker {broker.bootstrap} ready in {time.monotonic() - started:.1f}s")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
+def openai_server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+def make_stack(data_dir: Path, bootstrap: str, **env: str) -> tuple[DevStack, pytest.MonkeyPatch]:
+    """A worker and a sink against `bootstrap`, with `env` set for them. Caller stops both."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
+    patch.setenv("HUGAI_DATA_DIR", str(data_dir))
+    for name, value in env.items():
+        patch.setenv(name, value)
+    return DevStack(Settings(), http_port=free_port()), patch
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, openai_server: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """Worker + sink, with OpenAI models served by the local OpenAI-format server over HTTP."""
+    dev, patch = make_stack(
+        tmp_path_factory.mktemp("stack"), kafka_bootstrap,
+        OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=openai_server.base_url,
+    )
+    try:
+        dev.start()
+        yield dev
+    finally:
+        dev.stop()
+        patch.undo()

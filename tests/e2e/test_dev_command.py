@@ -1,0 +1,70 @@
+"""`hugai-llm dev` as a user runs it: its own broker, the worker, the sink, the demo, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from streams.localkafka import free_port
+
+pytestmark = pytest.mark.kafka
+
+
+def _env(tmp_path) -> dict[str, str]:  # noqa: ANN001
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env["HUGAI_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_dev_demo_once_runs_the_seed_task_types_on_the_simulated_provider_and_exits(tmp_path):
+    kafka_port, http_port = free_port(), free_port()
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "dev", "--demo", "--once",
+         "--kafka-port", str(kafka_port), "--http-port", str(http_port)],
+        env=_env(tmp_path), capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    ready = [line for line in done.stdout.splitlines() if line.startswith("hugai-llm ready")]
+    assert len(ready) == 1
+    assert f"kafka=127.0.0.1:{kafka_port}" in ready[0] and f"http=http://127.0.0.1:{http_port}" in ready[0]
+    assert "clickhouse=chdb:" in ready[0]
+    assert "SIMULATED" in done.stdout
+    for task in ("complex_reasoning", "code_generation", "requirements_analysis", "security_review",
+                 "performance_optimization"):
+        assert re.search(rf"│ {task} +│ [\w.-]+ +│ ok 4/4 ", done.stdout), task
+    assert "did not succeed" not in done.stderr
+    assert not _listening(kafka_port) and not _listening(http_port), "everything it started must be stopped"
+
+
+def test_dev_stops_everything_on_sigterm(tmp_path):
+    kafka_port, http_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "dev", "--kafka-port", str(kafka_port), "--http-port", str(http_port)],
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        line = ""
+        while time.monotonic() < deadline and not line.startswith("hugai-llm ready"):
+            line = process.stdout.readline()
+            assert line or process.poll() is None, "dev exited before it was ready"
+        assert line.startswith("hugai-llm ready")
+        assert _listening(kafka_port) and _listening(http_port)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not _listening(kafka_port) and not _listening(http_port)

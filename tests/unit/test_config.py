@@ -1,0 +1,91 @@
+"""The seed's YAML loads as shipped; each kind of invalid config fails naming the key and the reason."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import yaml
+
+from streams.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, parse_config
+
+SEED = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+
+
+def test_the_shipped_config_carries_the_seed_values():
+    config = load_config()
+    assert config.routing_strategy["code_generation"].primary == "gpt-4-turbo"
+    assert config.routing_strategy["code_generation"].fallback == ["claude-3-5-sonnet", "codellama-70b"]
+    assert config.selection_criteria.weights() == {
+        "cost_sensitivity": 0.3, "performance_requirements": 0.4,
+        "quality_expectations": 0.2, "specialized_capabilities": 0.1,
+    }
+    assert config.cost_controls.daily_budgets["openai"] == Decimal("500")
+    assert config.cost_controls.monthly_limits.total_budget == Decimal("15000")
+    retry = config.fallback_configuration.primary_failure_handling[0]
+    assert (retry.max_attempts, retry.initial_delay, retry.max_delay) == (3, timedelta(seconds=1), timedelta(seconds=60))
+    assert config.expand("local-models") == ["llama-2", "codellama-70b", "mistral", "local-security-model"]
+    assert config.agent_model_mapping["documentation_writer"].primary == "gpt-4"
+    assert config.environments["production"].quality_threshold == 0.95
+    assert config.security_configuration.data_protection.data_retention == timedelta(days=7)
+    assert config.security_configuration.api_key_management.rotation_frequency == timedelta(days=90)
+
+
+def _with(path: list, value):  # noqa: ANN001, ANN202
+    raw = copy.deepcopy(SEED)
+    node = raw
+    for part in path[:-1]:
+        node = node[part]
+    if value is _DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return raw
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (["routing_strategy", "code_generation", "fallback"], ["claude-3-5-sonnet", "gpt-5-ultra"],
+         "routing_strategy.code_generation.fallback[1]: unknown model 'gpt-5-ultra'"),
+        (["selection_criteria", "cost_sensitivity", "weight"], 0.5,
+         "selection_criteria: weights must sum to 1, they sum to 1.2"),
+        (["cost_controls", "daily_budgets", "openai"], "-$500",
+         "cost_controls.daily_budgets.openai: Value error, amount must not be negative"),
+        (["fallback_configuration", "primary_failure_handling", 0, "initial_delay"], "soon",
+         "fallback_configuration.primary_failure_handling[0].initial_delay: Value error, expected a duration"),
+        (["security_configuration"], _DELETE, "security_configuration: required block or key is missing"),
+        (["cost_controls", "monthly_limits", "total_budget"], "fifteen grand",
+         "cost_controls.monthly_limits.total_budget: Value error, expected an amount like '$500'"),
+        (["agent_model_mapping", "test_agent", "primary"], "claude-9",
+         "agent_model_mapping.test_agent.primary: unknown model 'claude-9'"),
+        (["environments", "staging", "quality_threshold"], 1.5,
+         "environments.staging.quality_threshold: Input should be less than or equal to 1"),
+    ],
+)
+def test_invalid_config_names_the_key_and_the_reason(path, value, expected):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with(path, value), source="test.yaml")
+    assert any(problem.startswith(expected) for problem in caught.value.problems), caught.value.problems
+    assert "test.yaml" in str(caught.value)
+
+
+def test_a_typo_in_a_key_is_refused_not_ignored():
+    raw = _with(["routing_strategy", "code_generation", "fallbacks"], ["gpt-4"])
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    assert "routing_strategy.code_generation.fallbacks: unknown key" in caught.value.problems
+
+
+def test_a_missing_or_unreadable_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("routing_strategy: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)

@@ -34,11 +34,17 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     directory = build_directory(config, ProviderCredentials(), client)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env)
     unpriced = server.warm_up()
-    if unpriced:
-        log.warning("no catalog price for %s; their calls are recorded at cost 0", ", ".join(unpriced))
     register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency)
-    for family, served_by in sorted(directory.families().items()):
-        log.info("provider family %s is served by %s", family, served_by)
+
+    @app.task
+    async def announce() -> None:
+        # Logged from a task: Faust configures logging only when its worker starts.
+        log.info("processing guarantee: %s", settings.hugai_processing_guarantee)
+        for family, served_by in sorted(directory.families().items()):
+            log.info("provider family %s is served by %s", family, served_by)
+        if unpriced:
+            log.warning("no catalog price for %s; their calls are recorded at cost 0", ", ".join(unpriced))
+
     _add_health(app, directory.families())
     return app
 

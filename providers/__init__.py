@@ -1,6 +1,9 @@
 """Adapters over httpx for each LLM provider family. Imports no other project folder."""
 
+from providers.anthropic import AnthropicProvider
 from providers.base import Provider
+from providers.batch import NativeBatch, NoNativeBatch, native_batch
+from providers.cohere import CohereProvider
 from providers.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -13,21 +16,38 @@ from providers.errors import (
     RateLimited,
     RetryableError,
 )
+from providers.gemini import GeminiProvider
+from providers.http import make_client
+from providers.local import local_provider
 from providers.openai import OpenAIProvider
 from providers.pricing import UnknownPrice, cost_usd
+from providers.ratelimit import RateLimiter, TokenBucket
 from providers.simulated import SimulatedProvider
-from providers.types import ChatRequest, ChatResult, Message, Usage
+from providers.types import BatchJob, ChatRequest, ChatResult, EmbedResult, Message, StreamChunk, Usage
 
 __all__ = [
     "Provider",
     "OpenAIProvider",
+    "AnthropicProvider",
+    "GeminiProvider",
+    "CohereProvider",
+    "local_provider",
     "SimulatedProvider",
+    "make_client",
     "ChatRequest",
     "ChatResult",
+    "StreamChunk",
+    "EmbedResult",
+    "BatchJob",
     "Message",
     "Usage",
     "cost_usd",
     "UnknownPrice",
+    "RateLimiter",
+    "TokenBucket",
+    "NativeBatch",
+    "NoNativeBatch",
+    "native_batch",
     "ProviderError",
     "RetryableError",
     "RateLimited",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
-from providers.types import ChatRequest, ChatResult
+from providers.types import ChatRequest, ChatResult, StreamChunk
 
 __all__ = ["Provider"]
 
@@ -17,4 +18,8 @@ class Provider(Protocol):
 
     async def infer(self, request: ChatRequest) -> ChatResult:
         """Complete one chat request, or raise a providers.errors.ProviderError."""
+        ...
+
+    def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
+        """Stream text chunks; the last chunk has `result` set, with usage and timings."""
         ...

@@ -82,8 +82,11 @@ class ContextLengthExceeded(FatalError):
     code = "context_length_exceeded"
 
 
-_CONTEXT_MARKERS = ("context_length_exceeded", "maximum context length", "too many tokens", "prompt is too long")
-_POLICY_MARKERS = ("content_policy", "content_filter", "safety", "responsible ai")
+_CONTEXT_MARKERS = (
+    "context_length_exceeded", "maximum context length", "too many tokens", "prompt is too long",
+    "exceeds the maximum number of tokens", "too many input tokens",
+)
+_POLICY_MARKERS = ("content_policy", "content_filter", "safety", "responsible ai", "blocked")
 
 
 def classify_http_error(
@@ -92,7 +95,7 @@ def classify_http_error(
     """Map an HTTP status and the provider's own error type/message to our tree."""
     kw = {"provider": provider, "status": status}
     text = f"{error_type} {message}".lower()
-    if status == 429:
+    if status == 429 or "resource_exhausted" in text or "rate_limit" in text:
         return RateLimited(message, retry_after=retry_after, **kw)
     if status in (401, 403):
         return AuthenticationFailed(message, **kw)

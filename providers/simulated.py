@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from providers.errors import ProviderUnavailable
-from providers.types import ChatRequest, ChatResult, Usage
+from providers.types import ChatRequest, ChatResult, StreamChunk, Usage
 
 __all__ = ["PROVIDER_TYPE", "SimulatedProvider"]
 
@@ -57,3 +59,11 @@ class SimulatedProvider:
             finish_reason="stop",
             simulated=True,
         )
+
+    async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
+        """The same answer as infer(), handed out word by word after the first-token delay."""
+        result = await self.infer(request)
+        words = result.content.split(" ")
+        for i, word in enumerate(words):
+            yield StreamChunk(text=word if i == 0 else " " + word)
+        yield StreamChunk(result=replace(result))

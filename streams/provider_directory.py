@@ -10,14 +10,31 @@ from dataclasses import dataclass
 
 import httpx
 
-from providers import OpenAIProvider, Provider, SimulatedProvider
+from providers import (
+    AnthropicProvider,
+    CohereProvider,
+    GeminiProvider,
+    OpenAIProvider,
+    Provider,
+    SimulatedProvider,
+    local_provider,
+)
 from streams.config import HugaiConfig, ModelSpec
 from streams.settings import ProviderCredentials
 
 __all__ = ["Route", "ProviderDirectory", "build_directory"]
 
-# Families whose wire adapter exists. Local servers speak the OpenAI format.
-_ADAPTERS = {"openai", "local"}
+
+def _adapter(family: str, client: httpx.AsyncClient, base_url: str, key: str | None) -> Provider:
+    if family == "openai":
+        return OpenAIProvider(client=client, base_url=base_url, api_key=key)
+    if family == "anthropic":
+        return AnthropicProvider(client=client, base_url=base_url, api_key=key or "")
+    if family == "google":
+        return GeminiProvider(client=client, base_url=base_url, api_key=key or "")
+    if family == "cohere":
+        return CohereProvider(client=client, base_url=base_url, api_key=key or "")
+    return local_provider(client=client, base_url=base_url, api_key=key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +70,8 @@ def build_directory(config: HugaiConfig, credentials: ProviderCredentials, clien
         configured = config.providers.get(family)
         base_url = env_url or (configured.base_url if configured else None)
         has_access = bool(key) or (family == "local" and env_url is not None)
-        if family in _ADAPTERS and has_access and base_url:
-            by_family[family] = OpenAIProvider(client=client, base_url=base_url, api_key=key, provider_type=family)
+        if has_access and base_url:
+            by_family[family] = _adapter(family, client, base_url, key)
         else:
             by_family[family] = simulated
     return ProviderDirectory({name: Route(name, spec, by_family[spec.provider]) for name, spec in config.models.items()})

@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 import faust
-import httpx
 
+from providers import make_client
 from streams.agents import RequestServer, register_router
 from streams.app import create_app
 from streams.config import HugaiConfig, load_config
@@ -25,11 +25,8 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     config = config or load_config(settings.hugai_config)
     app = create_app(settings, bootstrap)
     topics = Topics(app)
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            config.http.read_timeout.total_seconds(), connect=config.http.connect_timeout.total_seconds()
-        ),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+    client = make_client(
+        connect_timeout=config.http.connect_timeout.total_seconds(), read_timeout=config.http.read_timeout.total_seconds()
     )
     directory = build_directory(config, ProviderCredentials(), client)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env)

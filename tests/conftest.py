@@ -12,7 +12,7 @@ import pytest
 from streams.devstack import DevStack
 from streams.localkafka import LocalKafka, free_port
 from streams.settings import Settings
-from tests.support.openai_server import OpenAIServer
+from tests.support.provider_server import ProviderServer
 
 SENTINEL_KEY = "sk-test-SENTINEL-never-log-me-4f1d"
 
@@ -38,8 +38,8 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
+def provider_server() -> Iterator[ProviderServer]:
+    with ProviderServer() as server:
         yield server
 
 
@@ -54,11 +54,11 @@ def make_stack(data_dir: Path, bootstrap: str, **env: str) -> tuple[DevStack, py
 
 
 @pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, openai_server: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    """Worker + sink, with OpenAI models served by the local OpenAI-format server over HTTP."""
+def stack(kafka_bootstrap: str, provider_server: ProviderServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """Worker + sink, with OpenAI models served over HTTP by the local provider server."""
     dev, patch = make_stack(
         tmp_path_factory.mktemp("stack"), kafka_bootstrap,
-        OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=openai_server.base_url,
+        OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url,
     )
     try:
         dev.start()

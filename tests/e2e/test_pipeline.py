@@ -20,9 +20,9 @@ TASKS = ["complex_reasoning", "code_generation", "requirements_analysis", "secur
 OPENAI_TASKS = {"complex_reasoning", "code_generation", "performance_optimization"}
 
 
-async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, openai_server):
+async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, provider_server):
     run = uuid.uuid4().hex[:8]
-    calls_before = len(openai_server.calls)
+    calls_before = len(provider_server.calls)
     requests = []
     for i in range(200):
         task = TASKS[i % len(TASKS)]
@@ -41,7 +41,7 @@ async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, ope
     assert all(r["status"] == "ok" for r in responses.values()), [r for r in responses.values() if r["status"] != "ok"][:3]
     via_http = [r for r in responses.values() if r["provider"] == "openai"]
     assert len(via_http) == sum(1 for r in requests if r["task_type"] in OPENAI_TASKS)
-    assert len(openai_server.calls) - calls_before == len(via_http)
+    assert len(provider_server.calls) - calls_before == len(via_http)
     for response in via_http:
         assert response["model"] == "gpt-4-turbo" and response["simulated"] is False
         words = len(next(r for r in requests if r["request_id"] == response["request_id"])["prompt"].split())
@@ -49,7 +49,7 @@ async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, ope
         expected = cost_usd("openai", "gpt-4-turbo", Usage(input_tokens=words, output_tokens=3))
         assert Decimal(str(response["cost_usd"])) == expected
         assert [a["status"] for a in response["attempts"]] == ["ok"]
-    assert all(h == f"Bearer {SENTINEL_KEY}" for h in openai_server.auth_headers)
+    assert all(h == f"Bearer {SENTINEL_KEY}" for h in provider_server.auth_headers)
     assert not any(SENTINEL_KEY.encode() in m.value for m in messages)
 
     stack.stop()  # the sink flushes and releases chdb's lock

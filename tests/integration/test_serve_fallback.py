@@ -10,12 +10,12 @@ from streams.config import load_config
 from streams.events import LLMRequest
 from streams.provider_directory import Route, build_directory
 from streams.settings import ProviderCredentials
-from tests.support.openai_server import OpenAIServer
+from tests.support.provider_server import ProviderServer
 
 
 async def test_a_failing_primary_falls_back_and_a_fatal_error_stops_the_chain():
     config = load_config()
-    with OpenAIServer() as server:
+    with ProviderServer() as server:
         async with httpx.AsyncClient() as client:
             directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
             # Point the primary at a model name the test server fails with a 500.

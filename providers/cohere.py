@@ -1,0 +1,138 @@
+"""Cohere chat (v2, or the older v1) and embed. Usage follows billed_units, which can differ from tokens."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import httpx
+
+from providers.errors import BadRequest
+from providers.http import post_json, post_stream
+from providers.sse import ndjson_lines, sse_events
+from providers.streaming import StreamAccumulator
+from providers.types import ChatRequest, ChatResult, EmbedResult, StreamChunk, Usage
+
+__all__ = ["PROVIDER_TYPE", "CohereProvider", "parse_v2_chat", "parse_v1_chat"]
+
+PROVIDER_TYPE = "cohere"
+_V1_ROLES = {"user": "USER", "assistant": "CHATBOT", "system": "SYSTEM"}
+
+
+def _billed(usage: dict | None) -> Usage | None:
+    """Cohere bills billed_units; tokens (which can be far larger) is what the model saw."""
+    billed = (usage or {}).get("billed_units")
+    if not billed:
+        return None
+    return Usage(input_tokens=int(billed.get("input_tokens") or 0), output_tokens=int(billed.get("output_tokens") or 0))
+
+
+def parse_v2_chat(body: dict, elapsed_ms: float) -> ChatResult:
+    try:
+        content = body["message"].get("content") or []
+        return ChatResult(
+            content="".join(part.get("text", "") for part in content if part.get("type") == "text"),
+            usage=_billed(body.get("usage")) or Usage(),
+            ttft_ms=elapsed_ms,
+            total_ms=elapsed_ms,
+            finish_reason=body.get("finish_reason"),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BadRequest(f"unreadable cohere v2 chat answer: {type(exc).__name__}: {exc}", provider=PROVIDER_TYPE) from None
+
+
+def parse_v1_chat(body: dict, elapsed_ms: float) -> ChatResult:
+    try:
+        return ChatResult(
+            content=body["text"],
+            usage=_billed(body.get("meta")) or Usage(),
+            ttft_ms=elapsed_ms,
+            total_ms=elapsed_ms,
+            finish_reason=body.get("finish_reason"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise BadRequest(f"unreadable cohere v1 chat answer: {type(exc).__name__}: {exc}", provider=PROVIDER_TYPE) from None
+
+
+class CohereProvider:
+    provider_type = PROVIDER_TYPE
+
+    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str, api_version: Literal["v2", "v1"] = "v2"):
+        self._client = client
+        self._base = base_url.rstrip("/")
+        self._version = api_version
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base={self._base!r}, api_version={self._version!r})"
+
+    def request_body(self, request: ChatRequest, *, stream: bool = False) -> dict:
+        if self._version == "v1":
+            *history, last = request.messages
+            body: dict = {"model": request.model, "message": last.content, "stream": stream}
+            preamble = "\n\n".join(m.content for m in history if m.role == "system")
+            if preamble:
+                body["preamble"] = preamble
+            turns = [{"role": _V1_ROLES[m.role], "message": m.content} for m in history if m.role != "system"]
+            if turns:
+                body["chat_history"] = turns
+        else:
+            body = {"model": request.model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+                    "stream": stream}
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
+
+    async def infer(self, request: ChatRequest) -> ChatResult:
+        url = f"{self._base}/{self._version}/chat"
+        body, elapsed_ms = await post_json(self._client, url, self.request_body(request), headers=self._headers,
+                                           provider=PROVIDER_TYPE)
+        return parse_v1_chat(body, elapsed_ms) if self._version == "v1" else parse_v2_chat(body, elapsed_ms)
+
+    async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
+        url = f"{self._base}/{self._version}/chat"
+        acc = StreamAccumulator(request)
+        async with post_stream(self._client, url, self.request_body(request, stream=True), headers=self._headers,
+                               provider=PROVIDER_TYPE) as response:
+            events = ndjson_lines(response) if self._version == "v1" else (e.data async for e in sse_events(response))
+            async for raw in events:
+                try:
+                    data = json.loads(raw)
+                except ValueError:
+                    raise BadRequest("cohere sent a stream event that is not JSON", provider=PROVIDER_TYPE) from None
+                kind = data.get("event_type") or data.get("type")
+                if kind == "text-generation":  # v1
+                    text = data.get("text") or ""
+                elif kind == "content-delta":  # v2
+                    text = (((data.get("delta") or {}).get("message") or {}).get("content") or {}).get("text") or ""
+                else:
+                    text = ""
+                if kind == "stream-end":  # v1: the usage is in the final response's meta
+                    acc.finish_reason = data.get("finish_reason")
+                    acc.usage = _billed((data.get("response") or {}).get("meta")) or acc.usage
+                elif kind == "message-end":  # v2
+                    delta = data.get("delta") or {}
+                    acc.finish_reason = delta.get("finish_reason")
+                    acc.usage = _billed(delta.get("usage")) or acc.usage
+                if piece := acc.text(text):
+                    yield piece
+        yield acc.finish()
+
+    async def embed(self, texts: list[str], *, model: str, input_type: str = "search_document") -> EmbedResult:
+        started = time.perf_counter()
+        body, _ = await post_json(
+            self._client, f"{self._base}/v2/embed",
+            {"model": model, "texts": texts, "input_type": input_type, "embedding_types": ["float"]},
+            headers=self._headers, provider=PROVIDER_TYPE,
+        )
+        try:
+            vectors = body["embeddings"]["float"]
+        except (KeyError, TypeError):
+            raise BadRequest("cohere embed answer has no float embeddings", provider=PROVIDER_TYPE) from None
+        billed = ((body.get("meta") or {}).get("billed_units") or {}).get("input_tokens") or 0
+        return EmbedResult(vectors=vectors, usage=Usage(input_tokens=int(billed)),
+                           total_ms=(time.perf_counter() - started) * 1000)

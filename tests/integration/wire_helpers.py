@@ -1,0 +1,24 @@
+"""Build each family's adapter against a local ProviderServer."""
+
+from __future__ import annotations
+
+import httpx
+
+from providers import AnthropicProvider, CohereProvider, GeminiProvider, OpenAIProvider, local_provider
+
+KEY = "sk-wire-test-key-0042"
+FAMILIES = ["openai", "anthropic", "google", "cohere", "local"]
+MODEL = {"openai": "gpt-4-turbo", "anthropic": "claude-3-5-sonnet-20241022", "google": "gemini-pro",
+         "cohere": "command", "local": "llama2"}
+
+
+def adapter(family: str, client: httpx.AsyncClient, root: str, *, cohere_version: str = "v2"):  # noqa: ANN201
+    if family == "openai":
+        return OpenAIProvider(client=client, base_url=root + "/v1", api_key=KEY)
+    if family == "anthropic":
+        return AnthropicProvider(client=client, base_url=root, api_key=KEY)
+    if family == "google":
+        return GeminiProvider(client=client, base_url=root + "/v1beta", api_key=KEY)
+    if family == "cohere":
+        return CohereProvider(client=client, base_url=root, api_key=KEY, api_version=cohere_version)
+    return local_provider(client=client, base_url=root + "/v1", api_key=KEY)

@@ -1,0 +1,294 @@
+"""A local HTTP server that speaks each provider family's wire format, for tests.
+
+One server answers every family, since their paths differ:
+  POST /v1/chat/completions                      OpenAI and local servers (JSON, or SSE with stream)
+  POST /v1/files, /v1/batches; GET /v1/batches/ID OpenAI batch
+  POST /v1/messages (+ /batches, GET /batches/ID) Anthropic (JSON, or named SSE events)
+  POST /v1beta/models/M:generateContent           Gemini (and :streamGenerateContent?alt=sse, \\r\\n framing)
+  POST /v2/chat, /v1/chat, /v2/embed             Cohere (v2 SSE, v1 NDJSON)
+Model names pick failures, like TensorZero's dummy provider: "error-500", "rate-limited",
+"bad-key", "too-long", "overloaded". A missing key is a 401, as at the real APIs.
+With `recording=` it serves one recorded exchange from shared/provider-recordings verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "provider-recordings"
+ANSWER_CHUNKS = ("ok ", "from ", "{model}")
+
+
+def load_recording(name: str) -> dict:
+    """The first interaction of a file in shared/provider-recordings."""
+    path = RECORDINGS / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the recordings live in shared/ beside the checkout")
+    return json.loads(path.read_text())["interactions"][0]
+
+
+def _family(path: str) -> str:
+    if path.startswith("/v1/chat/completions") or path.startswith(("/v1/files", "/v1/batches")):
+        return "openai"
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1beta/models/"):
+        return "google"
+    return "cohere"
+
+
+def _error_body(family: str, status: int, message: str, kind: str) -> dict:
+    if family == "anthropic":
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    if family == "google":
+        return {"error": {"code": status, "message": message, "status": kind}}
+    if family == "cohere":
+        return {"message": message}
+    return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+
+
+# model name -> status, message, and the error type each family would use
+_FAILURES = {
+    "error-500": (500, "The server had an error while processing your request.",
+                  {"openai": "server_error", "anthropic": "api_error", "google": "INTERNAL", "cohere": ""}),
+    "overloaded": (529, "Overloaded", {"openai": "server_error", "anthropic": "overloaded_error",
+                                       "google": "UNAVAILABLE", "cohere": ""}),
+    "rate-limited": (429, "Rate limit reached", {"openai": "rate_limit_exceeded", "anthropic": "rate_limit_error",
+                                                 "google": "RESOURCE_EXHAUSTED", "cohere": ""}),
+    "bad-key": (401, "Invalid API key provided.", {"openai": "invalid_api_key", "anthropic": "authentication_error",
+                                                    "google": "UNAUTHENTICATED", "cohere": ""}),
+    "too-long": (400, "This model's maximum context length is 8192 tokens; prompt is too long.",
+                 {"openai": "context_length_exceeded", "anthropic": "invalid_request_error",
+                  "google": "INVALID_ARGUMENT", "cohere": ""}),
+}
+
+
+def _prompt_text(body: dict) -> str:
+    """Every piece of prompt text in a request body, whichever family's shape it has."""
+    texts = [m.get("content", "") for m in body.get("messages") or [] if isinstance(m.get("content"), str)]
+    texts += [p.get("text", "") for c in body.get("contents") or [] for p in c.get("parts") or []]
+    texts += [p.get("text", "") for p in (body.get("systemInstruction") or {}).get("parts") or []]
+    texts += [t for t in (body.get("system"), body.get("message"), body.get("preamble")) if isinstance(t, str)]
+    texts += [m.get("message", "") for m in body.get("chat_history") or []]
+    return " ".join(texts)
+
+
+class ProviderServer:
+    def __init__(self, *, recording: dict | None = None):
+        self.recording = recording
+        self.calls: list[dict] = []
+        self.paths: list[str] = []
+        self.auth_headers: list[str] = []
+        self._batches: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._serve(None)
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                ctype = self.headers.get("Content-Type", "")
+                body = json.loads(raw or b"{}") if "json" in ctype or not ctype else {"_raw": raw.decode(errors="replace")}
+                self._serve(body)
+
+            def _serve(self, body: dict | None) -> None:
+                auth = (self.headers.get("Authorization") or self.headers.get("x-api-key")
+                        or self.headers.get("x-goog-api-key") or "")
+                with server._lock:
+                    server.paths.append(self.path)
+                    server.auth_headers.append(auth)
+                    if body is not None:
+                        server.calls.append(body)
+                status, headers, chunks = server.respond(self.command, self.path, body or {}, auth)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if isinstance(chunks, bytes):
+                    self.send_header("Content-Length", str(len(chunks)))
+                    self.end_headers()
+                    self.wfile.write(chunks)
+                    return
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for chunk in chunks:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL (with /v1)."""
+        return self.root + "/v1"
+
+    def respond(self, method: str, path: str, body: dict, auth: str):  # noqa: ANN201
+        if self.recording is not None:
+            response = self.recording["response"]
+            payload = response["body"].encode()
+            streamed = "event-stream" in str(response["headers"]) or "stream+json" in str(response["headers"])
+            return response["status"], response["headers"], ([payload] if streamed else payload)
+        family = _family(path)
+        if not auth or auth in ("Bearer", "Bearer "):
+            return self._json(401, _error_body(family, 401, "No API key provided.", "authentication_error"))
+        if path.startswith(("/v1/files", "/v1/batches", "/v1/messages/batches")):
+            return self._batch(method, path, body)
+        model = body.get("model") or (re.search(r"/models/([^:]+):", path) or [None, ""])[1]
+        if model in _FAILURES:
+            status, message, kinds = _FAILURES[model]
+            status_, headers, payload = self._json(status, _error_body(family, status, message, kinds[family]))
+            if status == 429:
+                headers["Retry-After"] = "2"
+            return status_, headers, payload
+        words = len(_prompt_text(body).split())
+        parts = [c.format(model=model) for c in ANSWER_CHUNKS]
+        stream = body.get("stream") or "streamGenerateContent" in path
+        handler = getattr(self, f"_{family}")
+        if path.startswith("/v2/embed"):
+            return self._json(200, {"id": "emb-1", "embeddings": {"float": [[0.1, 0.2, 0.3] for _ in body["texts"]]},
+                                    "texts": body["texts"], "meta": {"billed_units": {"input_tokens": 2 * len(body["texts"])}}})
+        if path.startswith("/v1/chat") and family == "cohere":
+            return self._cohere_v1(model, parts, words, stream)
+        return handler(model, parts, words, stream)
+
+    @staticmethod
+    def _json(status: int, payload: dict) -> tuple[int, dict, bytes]:
+        return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+    @staticmethod
+    def _sse(events: list[tuple[str | None, dict | str]], sep: str = "\n") -> tuple[int, dict, list[bytes]]:
+        out = []
+        for name, data in events:
+            text = data if isinstance(data, str) else json.dumps(data)
+            out.append(((f"event: {name}{sep}" if name else "") + f"data: {text}{sep}{sep}").encode())
+        return 200, {"Content-Type": "text/event-stream"}, out
+
+    def _openai(self, model: str, parts: list[str], words: int, stream: bool):  # noqa: ANN205
+        usage = {"prompt_tokens": words, "completion_tokens": len(parts), "total_tokens": words + len(parts)}
+        base = {"id": "chatcmpl-test", "created": int(time.time()), "model": model, "system_fingerprint": "fp_test"}
+        if not stream:
+            return self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "".join(parts)}, "logprobs": None,
+                 "finish_reason": "stop"}]})
+        chunk = {**base, "object": "chat.completion.chunk"}
+        events = [(None, {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                                "logprobs": None, "finish_reason": None}]})]
+        events += [(None, {**chunk, "choices": [{"index": 0, "delta": {"content": p}, "logprobs": None,
+                                                 "finish_reason": None}]}) for p in parts]
+        events.append((None, {**chunk, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]}))
+        events.append((None, {**chunk, "choices": [], "usage": usage}))  # stream_options.include_usage
+        events.append((None, "[DONE]"))
+        return self._sse(events)
+
+    def _anthropic(self, model: str, parts: list[str], words: int, stream: bool):  # noqa: ANN205
+        message = {"id": "msg_test", "type": "message", "role": "assistant", "model": model, "stop_sequence": None}
+        if not stream:
+            return self._json(200, {**message, "content": [{"type": "text", "text": "".join(parts)}],
+                                    "stop_reason": "end_turn", "usage": {"input_tokens": words, "output_tokens": len(parts)}})
+        events = [("message_start", {"type": "message_start", "message": {**message, "content": [], "stop_reason": None,
+                                                                          "usage": {"input_tokens": words, "output_tokens": 1}}}),
+                  ("content_block_start", {"type": "content_block_start", "index": 0,
+                                           "content_block": {"type": "text", "text": ""}}),
+                  ("ping", {"type": "ping"})]
+        events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                            "delta": {"type": "text_delta", "text": p}}) for p in parts]
+        events += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                   ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                      "usage": {"output_tokens": len(parts)}}),
+                   ("message_stop", {"type": "message_stop"})]
+        return self._sse(events)
+
+    def _google(self, model: str, parts: list[str], words: int, stream: bool):  # noqa: ANN205
+        def chunk(text: str, outputs: int, finish: str | None) -> dict:
+            candidate = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+            if finish:
+                candidate["finishReason"] = finish
+            return {"candidates": [candidate], "modelVersion": model, "responseId": "resp-test",
+                    "usageMetadata": {"promptTokenCount": words, "candidatesTokenCount": outputs,
+                                      "totalTokenCount": words + outputs}}
+        if not stream:
+            return self._json(200, chunk("".join(parts), len(parts), "STOP"))
+        events = [(None, chunk(p, i + 1, "STOP" if i == len(parts) - 1 else None)) for i, p in enumerate(parts)]
+        return self._sse(events, sep="\r\n")
+
+    def _cohere(self, model: str, parts: list[str], words: int, stream: bool):  # noqa: ANN205
+        # billed_units differ from tokens on purpose: cost must follow billed_units.
+        usage = {"billed_units": {"input_tokens": words, "output_tokens": len(parts)},
+                 "tokens": {"input_tokens": words + 60, "output_tokens": len(parts)}}
+        if not stream:
+            return self._json(200, {"id": "co-test", "finish_reason": "COMPLETE", "usage": usage,
+                                    "message": {"role": "assistant", "content": [{"type": "text", "text": "".join(parts)}]}})
+        events = [("message-start", {"type": "message-start", "id": "co-test",
+                                     "delta": {"message": {"role": "assistant", "content": []}}}),
+                  ("content-start", {"type": "content-start", "index": 0,
+                                     "delta": {"message": {"content": {"type": "text", "text": ""}}}})]
+        events += [("content-delta", {"type": "content-delta", "index": 0,
+                                      "delta": {"message": {"content": {"text": p}}}}) for p in parts]
+        events += [("content-end", {"type": "content-end", "index": 0}),
+                   ("message-end", {"type": "message-end", "delta": {"finish_reason": "COMPLETE", "usage": usage}})]
+        return self._sse(events)
+
+    def _cohere_v1(self, model: str, parts: list[str], words: int, stream: bool):  # noqa: ANN205
+        meta = {"api_version": {"version": "1"}, "billed_units": {"input_tokens": words, "output_tokens": len(parts)},
+                "tokens": {"input_tokens": words + 60, "output_tokens": len(parts)}}
+        response = {"response_id": "r", "text": "".join(parts), "generation_id": "g", "finish_reason": "COMPLETE", "meta": meta}
+        if not stream:
+            return self._json(200, response)
+        lines = [{"is_finished": False, "event_type": "stream-start", "generation_id": "g"}]
+        lines += [{"is_finished": False, "event_type": "text-generation", "text": p} for p in parts]
+        lines.append({"is_finished": True, "event_type": "stream-end", "response": response, "finish_reason": "COMPLETE"})
+        return 200, {"Content-Type": "application/stream+json"}, [json.dumps(line).encode() + b"\n" for line in lines]
+
+    def _batch(self, method: str, path: str, body: dict):  # noqa: ANN205
+        if path == "/v1/files":
+            lines = [line for line in body.get("_raw", "").splitlines() if line.startswith("{")]
+            self._batches["file"] = {"lines": lines}
+            return self._json(200, {"id": "file-test", "object": "file", "bytes": len(body.get("_raw", "")),
+                                    "created_at": int(time.time()), "filename": "batch.jsonl", "purpose": "batch",
+                                    "status": "processed"})
+        if path == "/v1/batches" and method == "POST":
+            total = len(self._batches.get("file", {}).get("lines", []))
+            batch = {"id": "batch_test", "object": "batch", "endpoint": body["endpoint"], "input_file_id": body["input_file_id"],
+                     "completion_window": body["completion_window"], "status": "validating", "created_at": int(time.time()),
+                     "request_counts": {"total": total, "completed": 0, "failed": 0}}
+            self._batches["batch_test"] = batch
+            return self._json(200, batch)
+        if path.startswith("/v1/batches/"):
+            batch = {**self._batches[path.rsplit("/", 1)[1]], "status": "in_progress"}
+            return self._json(200, batch)
+        if path == "/v1/messages/batches" and method == "POST":
+            batch = {"id": "msgbatch_test", "type": "message_batch", "processing_status": "in_progress",
+                     "request_counts": {"processing": len(body["requests"]), "succeeded": 0, "errored": 0,
+                                        "canceled": 0, "expired": 0},
+                     "created_at": "2026-11-25T10:00:00Z", "expires_at": "2026-11-26T10:00:00Z",
+                     "ended_at": None, "archived_at": None, "cancel_initiated_at": None, "results_url": None}
+            self._batches["msgbatch_test"] = batch
+            return self._json(200, batch)
+        return self._json(200, self._batches[path.rsplit("/", 1)[1]])
+
+    def __enter__(self) -> ProviderServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -20,7 +20,7 @@ from providers.gemini import GeminiProvider
 from providers.http import make_client
 from providers.local import local_provider
 from providers.openai import OpenAIProvider
-from providers.pricing import UnknownPrice, cost_usd
+from providers.pricing import PriceOverride, UnknownPrice, cost_usd
 from providers.ratelimit import RateLimiter, TokenBucket
 from providers.simulated import SimulatedProvider
 from providers.types import BatchJob, ChatRequest, ChatResult, EmbedResult, Message, StreamChunk, Usage
@@ -42,6 +42,7 @@ __all__ = [
     "Message",
     "Usage",
     "cost_usd",
+    "PriceOverride",
     "UnknownPrice",
     "RateLimiter",
     "TokenBucket",

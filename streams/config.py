@@ -7,6 +7,7 @@ names each bad key as a dotted path (`routing_strategy.code_generation.fallback[
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -138,6 +139,14 @@ class SecurityConfiguration(_Strict):
     compliance_requirements: list[str] = []
 
 
+class ModelPrice(_Strict):
+    """USD per million tokens; overrides the genai-prices catalog for this model."""
+
+    input_per_mtok: Decimal = Field(ge=0)
+    output_per_mtok: Decimal = Field(ge=0)
+    cached_input_per_mtok: Decimal | None = Field(default=None, ge=0)
+
+
 class ModelSpec(_Strict):
     provider: ProviderFamily
     api_model: str
@@ -145,6 +154,7 @@ class ModelSpec(_Strict):
     capability_class: str
     context_length: int = Field(gt=0)
     function_calling: bool = False
+    price: ModelPrice | None = None
 
 
 class RateLimits(_Strict):

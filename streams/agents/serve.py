@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from providers import ChatRequest, FatalError, Message, ProviderError, UnknownPrice, Usage, cost_usd
+from providers import ChatRequest, FatalError, Message, PriceOverride, ProviderError, UnknownPrice, Usage, cost_usd
+from streams.config import ModelSpec
 from streams.config import HugaiConfig
 from streams.events import Attempt, ErrorInfo, Latency, LLMRequest, LLMResponse, RequestCompleted, TokenUsage, utcnow
 from streams.provider_directory import ProviderDirectory
@@ -40,7 +41,7 @@ class RequestServer:
         unpriced = []
         for spec in self._config.models.values():
             try:
-                cost_usd(spec.provider, spec.api_model, Usage(input_tokens=1, output_tokens=1))
+                self._price(spec, Usage(input_tokens=1, output_tokens=1))
             except UnknownPrice:
                 unpriced.append(f"{spec.provider}/{spec.api_model}")
         return unpriced
@@ -89,7 +90,7 @@ class RequestServer:
                 provider=route.spec.provider,
                 content=result.content,
                 usage=TokenUsage(input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens),
-                cost_usd=self._price(route.spec.provider, route.spec.api_model, result.usage),
+                cost_usd=self._cost(route.spec, result.usage),
                 latency_ms=Latency(ttft=round(result.ttft_ms, 3), total=_ms_since(started)),
                 attempts=attempts,
                 simulated=result.simulated,
@@ -110,11 +111,15 @@ class RequestServer:
         return response, self._record(request, response)
 
     @staticmethod
-    def _price(provider: str, model: str, usage) -> float:
+    def _price(spec: ModelSpec, usage: Usage):  # noqa: ANN205 - Decimal
+        override = PriceOverride(**spec.price.model_dump()) if spec.price else None
+        return cost_usd(spec.provider, spec.api_model, usage, override)
+
+    def _cost(self, spec: ModelSpec, usage: Usage) -> float:
         try:
-            return float(cost_usd(provider, model, usage))
+            return float(self._price(spec, usage))
         except UnknownPrice:
-            log.warning("no catalog price for %s/%s; recording cost 0", provider, model)
+            # warm_up() already warned about this model at start; the answer still goes out.
             return 0.0
 
     def _record(self, request: LLMRequest, response: LLMResponse) -> RequestCompleted:

@@ -89,3 +89,20 @@ def test_a_missing_or_unreadable_file_is_a_config_error(tmp_path):
     broken.write_text("routing_strategy: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(broken)
+
+
+def test_provider_keys_come_from_the_variable_or_from_the_file_it_names(tmp_path, monkeypatch):
+    from streams.settings import ProviderCredentials
+
+    secret = tmp_path / "anthropic_key"
+    secret.write_text("sk-ant-from-file\n")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    monkeypatch.setenv("ANTHROPIC_API_KEY_FILE", str(secret))
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY_FILE", raising=False)
+    credentials = ProviderCredentials()
+    assert credentials.api_key("openai") == "sk-from-env"
+    assert credentials.api_key("anthropic") == "sk-ant-from-file"
+    assert credentials.api_key("google") is None
+    assert "sk-from-env" not in repr(credentials) and "sk-ant-from-file" not in repr(credentials)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from streams.kafka_admin import ensure_topics
 from streams.localkafka import LocalKafka
+from streams.processes import terminate
 from streams.settings import Settings
 from streams.topics import CORE_TOPICS
 
@@ -120,15 +120,7 @@ class DevStack:
     def stop(self, *, timeout: float = 20.0) -> None:
         # The worker first, so nothing new reaches the telemetry topic while the sink drains it.
         for role in ("worker", "sink"):
-            child = self.children.pop(role, None)
-            if child is None or child.poll() is not None:
-                continue
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            terminate(self.children.pop(role, None), timeout=timeout)
         if self.kafka is not None:
             self.kafka.stop()
             self.kafka = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from streams.processes import terminate
 
 __all__ = ["KAFKA_VERSION", "KafkaStartError", "LocalKafka", "fetch_jars", "free_port"]
 
@@ -163,14 +164,7 @@ class LocalKafka:
 
     def stop(self, *, timeout: float = 20.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout=timeout)
 
     def kill(self) -> None:
         """kill -9, for fault tests."""

@@ -3,7 +3,9 @@
 Routing never waits on ClickHouse, and embedded chdb has exactly one owner: this process.
 Rows go in batches bounded by size and by age. The consumer offset is committed only after the
 batch is written, so an outage loses nothing: the batch is retried until ClickHouse is back.
-Delivery is at least once; ReplacingMergeTree folds any replayed row into the one it repeats.
+Delivery is at least once. A replayed row never counts twice: the sink skips ids that are
+already stored (which also keeps the materialized rollups exact), and ReplacingMergeTree folds
+whatever slips through into the row it repeats.
 """
 
 from __future__ import annotations
@@ -19,18 +21,30 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from analytics.store import Store, StoreError
 
-__all__ = ["SinkConfig", "TelemetrySink", "TABLE_FOR_EVENT"]
+__all__ = ["SinkConfig", "TelemetrySink", "TABLE_FOR_EVENT", "quote"]
 
 log = logging.getLogger(__name__)
 
 # event_type on the wire -> the table its rows go to.
-TABLE_FOR_EVENT = {"request_completed": "requests"}
+TABLE_FOR_EVENT = {
+    "request_completed": "requests",
+    "attempt_completed": "attempts",
+    "route_decided": "routing_decisions",
+    "feedback_given": "feedback",
+}
+# Tables whose rows have one id each: a row whose id is stored already is not inserted again.
+UNIQUE_KEY = {"requests": "request_id", "attempts": "attempt_id", "routing_decisions": "request_id"}
+
+
+def quote(value: object) -> str:
+    """A ClickHouse string literal."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @dataclass(frozen=True, kw_only=True)
 class SinkConfig:
     bootstrap: str
-    topic: str
+    topics: tuple[str, ...]
     group_id: str = "hugai-llm-sink"
     max_batch_rows: int = 5000
     max_batch_age_s: float = 0.5
@@ -52,7 +66,7 @@ class TelemetrySink:
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            self._config.topic,
+            *self._config.topics,
             bootstrap_servers=self._config.bootstrap,
             group_id=self._config.group_id,
             enable_auto_commit=False,
@@ -106,13 +120,28 @@ class TelemetrySink:
             log.error("skipping unreadable telemetry at %s[%d]@%d: %s", tp.topic, tp.partition, offset, type(exc).__name__)
             return None, {}
 
+    def _new_rows(self, table: str, rows: list[dict]) -> list[dict]:
+        key = UNIQUE_KEY.get(table)
+        if key is None:
+            return rows
+        by_id = {row[key]: row for row in rows}  # the last copy of an id in this batch
+        ids = ", ".join(quote(i) for i in by_id)
+        stored = {r[key] for r in self._store.query(f"SELECT {key} FROM {table} WHERE {key} IN ({ids})")}
+        return [row for i, row in by_id.items() if i not in stored]
+
+    def _insert(self, batch: dict[str, list[dict]]) -> int:
+        written = 0
+        for table, rows in batch.items():
+            fresh = self._new_rows(table, rows)
+            self._store.insert(table, fresh)
+            written += len(fresh)
+        return written
+
     async def _write(self, batch: dict[str, list[dict]]) -> None:
         delay = self._config.retry_delay_s
         while True:
             try:
-                for table, rows in batch.items():
-                    await asyncio.to_thread(self._store.insert, table, rows)
-                self.rows_written += sum(len(rows) for rows in batch.values())
+                self.rows_written += await asyncio.to_thread(self._insert, batch)
                 return
             except StoreError as exc:
                 if self._stopping.is_set():

@@ -110,7 +110,7 @@ def sink() -> None:
     """Run the ClickHouse sink (its own consumer group). Needs KAFKA_BOOTSTRAP_SERVERS."""
     from analytics import SinkConfig, StoreError, open_store
     from analytics.service import serve_sink
-    from streams.topics import TELEMETRY
+    from streams.topics import FEEDBACK, TELEMETRY
 
     settings = _settings()
     if not settings.kafka_bootstrap_servers:
@@ -121,7 +121,7 @@ def sink() -> None:
         store = open_store(settings.clickhouse_url, settings.chdb_path)
     except StoreError as exc:
         raise _fail(str(exc), code=1) from None
-    serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topic=TELEMETRY),
+    serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK)),
                ready_file=settings.hugai_data_dir / "sink.ready")
 
 

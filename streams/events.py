@@ -3,6 +3,9 @@
 LLMRequest      on llm.requests, keyed by request_id
 LLMResponse     on llm.responses (or the request's reply_to topic), keyed by request_id
 RequestCompleted on llm.telemetry: the metadata-only record of one response, for ClickHouse
+AttemptCompleted on llm.telemetry: one provider call
+RouteDecided    on llm.telemetry: the candidates considered and the one chosen
+FeedbackGiven   on llm.feedback: a human's or a system's verdict on one response
 DeadLetter      on llm.requests.dlq: an event we could not serve, with the reason
 """
 
@@ -26,6 +29,9 @@ __all__ = [
     "ErrorInfo",
     "LLMResponse",
     "RequestCompleted",
+    "AttemptCompleted",
+    "RouteDecided",
+    "FeedbackGiven",
     "DeadLetter",
     "InvalidRequest",
     "parse_request",
@@ -162,6 +168,66 @@ class RequestCompleted(_Event):
     total_ms: float
     error_code: str = ""
     simulated: bool
+    # Only when security_configuration.data_protection.request_logging is "full".
+    prompt_text: str | None = None
+    completion_text: str | None = None
+
+
+class AttemptCompleted(_Event):
+    """One provider call, metadata only."""
+
+    event_type: Literal["attempt_completed"] = "attempt_completed"
+    attempt_id: str  # request_id:attempt number, so a replay folds into the same row
+    request_id: str
+    attempt: int
+    started_at: datetime
+    environment: str
+    tenant: str = ""
+    user: str = ""
+    task_type: str
+    model: str
+    provider: str
+    status: Literal["ok", "error"]
+    error_code: str = ""
+    latency_ms: float
+    ttft_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    simulated: bool
+
+
+class RouteDecided(_Event):
+    """Why a request went where it went: answerable from ClickHouse."""
+
+    event_type: Literal["route_decided"] = "route_decided"
+    request_id: str
+    decided_at: datetime
+    environment: str
+    tenant: str = ""
+    user: str = ""
+    task_type: str
+    agent_context: str = ""
+    reason: str
+    candidates: list[str]
+    chosen_model: str = ""
+    excluded: dict[str, str] = {}
+
+
+class FeedbackGiven(_Event):
+    event_type: Literal["feedback_given"] = "feedback_given"
+    request_id: RequestId
+    given_at: datetime = Field(default_factory=utcnow)
+    human_satisfaction_rating: int | None = Field(default=None, ge=1, le=5)
+    output_relevance_score: float | None = Field(default=None, ge=0, le=1)
+    task_success: bool | None = None
+    source: str = "cli"
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FeedbackGiven:
+        if self.human_satisfaction_rating is None and self.output_relevance_score is None and self.task_success is None:
+            raise ValueError("feedback needs a rating, a relevance score or a success verdict")
+        return self
 
 
 class DeadLetter(_Event):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import faust
 
-__all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "CORE_TOPICS", "Topics"]
+__all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "Topics"]
 
 REQUESTS = "llm.requests"
 RESPONSES = "llm.responses"
 TELEMETRY = "llm.telemetry"
 DLQ = "llm.requests.dlq"
-CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ)
+FEEDBACK = "llm.feedback"
+CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK)
 
 
 class Topics:

@@ -1,12 +1,13 @@
 """The agent on llm.requests: every event gets exactly one outcome, and no event stops the stream.
 
-  valid request        -> LLMResponse on its reply topic + RequestCompleted on llm.telemetry
+  valid request        -> LLMResponse on its reply topic + its telemetry (route, attempts, request) on llm.telemetry
   invalid request      -> DeadLetter on llm.requests.dlq, and an error LLMResponse when it has a request_id
   unexpected exception -> an error LLMResponse (internal_error); the worker keeps serving
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
@@ -21,16 +22,16 @@ __all__ = ["register_router"]
 log = logging.getLogger(__name__)
 
 
-async def emit(topic: faust.TopicT, key: bytes | None, value: bytes) -> None:
-    """Send now and wait for the broker's ack.
+async def emit(topic: faust.TopicT, key: bytes | None, *values: bytes) -> None:
+    """Send now and wait for the broker's acks.
 
     Faust would otherwise attach the message to the event being processed and publish it only
     when that event is acked, which for a concurrent agent is when the same actor receives its
     next event: on a quiet topic, never. Awaiting delivery here keeps at-least-once: the source
     offset is acked only after this returns.
     """
-    pending = await topic.send(key=key, value=value, force=True)
-    await pending
+    pending = [await topic.send(key=key, value=value, force=True) for value in values]
+    await asyncio.gather(*pending)
 
 
 def register_router(app: faust.App, topics: Topics, server: RequestServer, *, concurrency: int) -> faust.types.AgentT:
@@ -52,15 +53,17 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
             return
         key = request.request_id.encode()
         try:
-            response, record = await server.serve(request)
+            served = await server.serve(request)
         except Exception:
             log.exception("internal error serving request %s", request.request_id)
             response = LLMResponse(request_id=request.request_id, status="error",
                                    error=ErrorInfo(code="internal_error", message="the router failed; see worker logs"))
             await emit(topics.reply(request.reply_to), key, response.to_bytes())
             return
-        await emit(topics.reply(request.reply_to), key, response.to_bytes())
-        await emit(topics.telemetry, key, record.to_bytes())
+        await asyncio.gather(
+            emit(topics.reply(request.reply_to), key, served.response.to_bytes()),
+            emit(topics.telemetry, key, *(record.to_bytes() for record in served.telemetry)),
+        )
 
     @app.agent(topics.requests, name="route_requests", concurrency=concurrency)
     async def route_requests(stream: faust.StreamT) -> None:

@@ -8,18 +8,38 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from providers import ChatRequest, FatalError, Message, PriceOverride, ProviderError, UnknownPrice, Usage, cost_usd
 from streams.config import ModelSpec
 from streams.config import HugaiConfig
-from streams.events import Attempt, ErrorInfo, Latency, LLMRequest, LLMResponse, RequestCompleted, TokenUsage, utcnow
+from streams.events import (
+    Attempt,
+    AttemptCompleted,
+    ErrorInfo,
+    Latency,
+    LLMRequest,
+    LLMResponse,
+    RequestCompleted,
+    RouteDecided,
+    TokenUsage,
+    utcnow,
+)
 from streams.provider_directory import ProviderDirectory
 from streams.routing import RoutingError, plan_route
 
-__all__ = ["RequestServer"]
+__all__ = ["RequestServer", "Served"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Served:
+    """One request's outcome: the response for the caller, and the telemetry for ClickHouse."""
+
+    response: LLMResponse
+    telemetry: list[RequestCompleted | AttemptCompleted | RouteDecided] = field(default_factory=list)
 
 
 class RequestServer:
@@ -35,6 +55,7 @@ class RequestServer:
         self._directory = directory
         self._environment = environment
         self._clock = clock
+        self._log_text = config.security_configuration.data_protection.request_logging == "full"
 
     def warm_up(self) -> list[str]:
         """Load the price catalog now, not under the first requests; return models it has no price for."""
@@ -46,7 +67,7 @@ class RequestServer:
                 unpriced.append(f"{spec.provider}/{spec.api_model}")
         return unpriced
 
-    async def serve(self, request: LLMRequest) -> tuple[LLMResponse, RequestCompleted]:
+    async def serve(self, request: LLMRequest) -> Served:
         started = time.perf_counter()
         try:
             decision = plan_route(self._config, request)
@@ -58,10 +79,12 @@ class RequestServer:
                 latency_ms=Latency(total=_ms_since(started)),
                 responded_at=self._clock(),
             )
-            return response, self._record(request, response)
+            return Served(response, [self._record(request, response)])
 
+        telemetry: list = []
         attempts: list[Attempt] = []
         last_error: ProviderError | None = None
+        response: LLMResponse | None = None
         messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
         for model in decision.candidates:
             route = self._directory.route(model)
@@ -72,17 +95,21 @@ class RequestServer:
                 temperature=request.temperature,
                 request_id=request.request_id,
             )
-            call_started = time.perf_counter()
+            attempt_at, call_started = self._clock(), time.perf_counter()
             try:
                 result = await route.provider.infer(call)
             except ProviderError as exc:
                 last_error = exc
                 attempts.append(Attempt(model=model, provider=route.spec.provider, status="error",
                                         latency_ms=_ms_since(call_started), error_code=exc.code))
+                telemetry.append(self._attempt(request, len(attempts), attempt_at, attempts[-1], route.simulated))
                 if isinstance(exc, FatalError):
                     break
                 continue
             attempts.append(Attempt(model=model, provider=route.spec.provider, status="ok", latency_ms=result.total_ms))
+            cost = self._cost(route.spec, result.usage)
+            telemetry.append(self._attempt(request, len(attempts), attempt_at, attempts[-1], result.simulated,
+                                           ttft_ms=result.ttft_ms, usage=result.usage, cost=cost))
             response = LLMResponse(
                 request_id=request.request_id,
                 status="ok",
@@ -90,25 +117,33 @@ class RequestServer:
                 provider=route.spec.provider,
                 content=result.content,
                 usage=TokenUsage(input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens),
-                cost_usd=self._cost(route.spec, result.usage),
+                cost_usd=cost,
                 latency_ms=Latency(ttft=round(result.ttft_ms, 3), total=_ms_since(started)),
                 attempts=attempts,
                 simulated=result.simulated,
                 responded_at=self._clock(),
             )
-            return response, self._record(request, response)
+            break
 
-        assert last_error is not None  # every plan has at least one candidate
-        response = LLMResponse(
-            request_id=request.request_id,
-            status="error",
-            error=ErrorInfo(code=last_error.code, message=last_error.message),
-            latency_ms=Latency(total=_ms_since(started)),
-            attempts=attempts,
-            simulated=any(self._directory.route(a.model).simulated for a in attempts),
-            responded_at=self._clock(),
-        )
-        return response, self._record(request, response)
+        if response is None:
+            assert last_error is not None  # every plan has at least one candidate
+            response = LLMResponse(
+                request_id=request.request_id,
+                status="error",
+                error=ErrorInfo(code=last_error.code, message=last_error.message),
+                latency_ms=Latency(total=_ms_since(started)),
+                attempts=attempts,
+                simulated=any(self._directory.route(a.model).simulated for a in attempts),
+                responded_at=self._clock(),
+            )
+        meta = self._who(request)
+        telemetry.append(RouteDecided(
+            request_id=request.request_id, decided_at=response.responded_at, environment=self._environment,
+            task_type=request.task_type, agent_context=request.agent_context or "", reason=decision.reason,
+            candidates=list(decision.candidates), chosen_model=response.model or "", **meta,
+        ))
+        telemetry.append(self._record(request, response))
+        return Served(response, telemetry)
 
     @staticmethod
     def _price(spec: ModelSpec, usage: Usage):  # noqa: ANN205 - Decimal
@@ -122,8 +157,27 @@ class RequestServer:
             # warm_up() already warned about this model at start; the answer still goes out.
             return 0.0
 
-    def _record(self, request: LLMRequest, response: LLMResponse) -> RequestCompleted:
+    @staticmethod
+    def _who(request: LLMRequest) -> dict[str, str]:
         meta = request.metadata
+        return {"tenant": str(meta.get("tenant") or meta.get("team") or ""), "user": str(meta.get("user") or "")}
+
+    def _attempt(self, request: LLMRequest, number: int, at: datetime, attempt: Attempt, simulated: bool, *,
+                 ttft_ms: float | None = None, usage: Usage | None = None, cost: float = 0.0) -> AttemptCompleted:
+        usage = usage or Usage()
+        return AttemptCompleted(
+            attempt_id=f"{request.request_id}:{number}", request_id=request.request_id, attempt=number, started_at=at,
+            environment=self._environment, task_type=request.task_type, model=attempt.model, provider=attempt.provider,
+            status=attempt.status, error_code=attempt.error_code or "", latency_ms=attempt.latency_ms, ttft_ms=ttft_ms,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=cost, simulated=simulated,
+            **self._who(request),
+        )
+
+    def _record(self, request: LLMRequest, response: LLMResponse) -> RequestCompleted:
+        text = {}
+        if self._log_text:  # only when security_configuration says request_logging: full
+            text = {"prompt_text": "\n".join(m.content for m in request.chat_messages()),
+                    "completion_text": response.content or ""}
         return RequestCompleted(
             request_id=request.request_id,
             created_at=request.created_at,
@@ -131,8 +185,6 @@ class RequestServer:
             task_type=request.task_type,
             agent_context=request.agent_context or "",
             environment=self._environment,
-            tenant=str(meta.get("tenant") or meta.get("team") or ""),
-            user=str(meta.get("user") or ""),
             model=response.model or "",
             provider=response.provider or "",
             status=response.status,
@@ -145,6 +197,8 @@ class RequestServer:
             total_ms=response.latency_ms.total,
             error_code=response.error.code if response.error else "",
             simulated=response.simulated,
+            **self._who(request),
+            **text,
         )
 
 

@@ -185,6 +185,7 @@ class AttemptCompleted(_Event):
     tenant: str = ""
     user: str = ""
     task_type: str
+    agent_context: str = ""
     model: str
     provider: str
     status: Literal["ok", "error"]

@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS attempts
     tenant         String,
     user           String,
     task_type      LowCardinality(String),
+    agent_context  LowCardinality(String),
     model          LowCardinality(String),
     provider       LowCardinality(String),
     status         LowCardinality(String),

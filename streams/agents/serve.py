@@ -167,7 +167,8 @@ class RequestServer:
         usage = usage or Usage()
         return AttemptCompleted(
             attempt_id=f"{request.request_id}:{number}", request_id=request.request_id, attempt=number, started_at=at,
-            environment=self._environment, task_type=request.task_type, model=attempt.model, provider=attempt.provider,
+            environment=self._environment, task_type=request.task_type, agent_context=request.agent_context or "",
+            model=attempt.model, provider=attempt.provider,
             status=attempt.status, error_code=attempt.error_code or "", latency_ms=attempt.latency_ms, ttft_ms=ttft_ms,
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=cost, simulated=simulated,
             **self._who(request),

@@ -59,9 +59,18 @@ async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, pro
             f"SELECT count() AS n, sum(cost_usd) AS cost, countIf(provider = 'openai') AS http_rows "
             f"FROM requests FINAL WHERE request_id LIKE 'e2e-{run}-%'"
         )[0]
+        counts = {t: int(store.query(f"SELECT count() AS n FROM {t} FINAL WHERE request_id LIKE 'e2e-{run}-%'")[0]["n"])
+                  for t in ("attempts", "routing_decisions")}
+        # metadata_only by default: no prompt or completion text in any table.
+        tables = [r["name"] for r in store.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                                                 "AND engine NOT IN ('MaterializedView', 'AggregatingMergeTree')")]
+        dumped = "".join(json.dumps(store.query(f"SELECT * FROM {t}")) for t in tables)
     finally:
         store.close()
     assert int(rows["n"]) == 200
+    assert counts == {"attempts": 200, "routing_decisions": 200}
+    assert "requests" in tables and "feedback" in tables
+    assert f"request number 7 for" not in dumped and "ok from gpt-4-turbo" not in dumped
     assert int(rows["http_rows"]) == len(via_http)
     assert float(rows["cost"]) == pytest.approx(sum(r["cost_usd"] for r in responses.values()), abs=1e-9)
     for log_name in ("worker.log", "sink.log"):

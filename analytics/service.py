@@ -1,4 +1,4 @@
-"""The sink as a process: open the store, migrate, consume until SIGTERM, flush, exit."""
+"""The sink as a process: open the store, migrate, serve reports, consume until SIGTERM, flush, exit."""
 
 from __future__ import annotations
 
@@ -8,17 +8,31 @@ import os
 import signal
 from pathlib import Path
 
+from decimal import Decimal
+
+from aiohttp import web
+
 from analytics.migrate import apply_migrations
+from analytics.report_server import report_app
 from analytics.sink import SinkConfig, TelemetrySink
-from analytics.store import Store
+from analytics.store import LockedStore, Store
 
 __all__ = ["serve_sink"]
 
 log = logging.getLogger(__name__)
 
 
-def serve_sink(store: Store, config: SinkConfig, *, ready_file: Path | None = None) -> int:
-    """Blocks until SIGTERM/SIGINT. Returns the number of rows written."""
+def serve_sink(
+    store: Store,
+    config: SinkConfig,
+    *,
+    ready_file: Path | None = None,
+    report_host: str = "127.0.0.1",
+    report_port: int | None = None,
+    daily_budgets: dict[str, Decimal] | None = None,
+) -> int:
+    """Blocks until SIGTERM/SIGINT. Returns the number of rows written. Serves reports when report_port is set."""
+    store = LockedStore(store)
     applied = apply_migrations(store)
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
@@ -29,10 +43,20 @@ def serve_sink(store: Store, config: SinkConfig, *, ready_file: Path | None = No
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, sink.stop)
         task = asyncio.create_task(sink.run())
+        runner = None
+        if report_port is not None:
+            runner = web.AppRunner(report_app(store, daily_budgets=daily_budgets or {}), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, report_host, report_port).start()
+            log.info("reports at http://%s:%d/reports", report_host, report_port)
         if ready_file is not None:
             ready_file.parent.mkdir(parents=True, exist_ok=True)
             ready_file.write_text(str(os.getpid()))
-        await task
+        try:
+            await task
+        finally:
+            if runner is not None:
+                await runner.cleanup()
 
     try:
         asyncio.run(main())

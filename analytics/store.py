@@ -7,10 +7,11 @@ result cannot differ by engine. chdb locks its data directory: only one process 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Store", "StoreError", "ChdbStore", "ServerStore", "open_store", "INSERT_SETTINGS"]
+__all__ = ["Store", "StoreError", "ChdbStore", "ServerStore", "LockedStore", "open_store", "INSERT_SETTINGS"]
 
 # ISO timestamps with a zone ("...Z") arrive from our JSON events.
 INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_skip_unknown_fields": 1}
@@ -104,6 +105,31 @@ class ServerStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+class LockedStore:
+    """One statement at a time: the sink's writes and the report server's reads share a chdb session."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._lock = threading.Lock()
+        self.description = store.description
+
+    def command(self, sql: str) -> None:
+        with self._lock:
+            self._store.command(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._store.query(sql)
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._store.insert(table, rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()
 
 
 def open_store(clickhouse_url: str | None, chdb_path: Path) -> Store:

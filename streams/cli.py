@@ -54,6 +54,7 @@ def _sigterm_as_interrupt() -> None:
 def dev(
     kafka_port: Annotated[int, typer.Option(help="Port for the local Kafka broker.")] = 9092,
     http_port: Annotated[int, typer.Option(help="Port for the worker's web server.")] = 6066,
+    reports_port: Annotated[int, typer.Option(help="Port for the sink's report endpoint.")] = 6067,
     demo: Annotated[bool, typer.Option(help="Publish a demo batch and print a summary.")] = False,
     once: Annotated[bool, typer.Option(help="Exit after the demo instead of serving.")] = False,
 ) -> None:
@@ -65,7 +66,7 @@ def dev(
     settings = _settings()
     config = _load_config(settings)
     _sigterm_as_interrupt()
-    stack = DevStack(settings, kafka_port=kafka_port, http_port=http_port)
+    stack = DevStack(settings, kafka_port=kafka_port, http_port=http_port, reports_port=reports_port)
     started = time.monotonic()
     try:
         with console.status("Starting Kafka, the worker and the sink..."):
@@ -115,6 +116,7 @@ def sink() -> None:
     settings = _settings()
     if not settings.kafka_bootstrap_servers:
         raise _fail("KAFKA_BOOTSTRAP_SERVERS is not set")
+    config = _load_config(settings)
     logging.basicConfig(level=settings.hugai_log_level.upper().replace("WARN", "WARNING"),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
     try:
@@ -122,10 +124,111 @@ def sink() -> None:
     except StoreError as exc:
         raise _fail(str(exc), code=1) from None
     serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK)),
-               ready_file=settings.hugai_data_dir / "sink.ready")
+               ready_file=settings.hugai_data_dir / "sink.ready", report_host=settings.hugai_http_host,
+               report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets))
 
 
-@kafka_app.command("fetch")
+@app.command()
+def report(
+    metrics: Annotated[Optional[list[str]], typer.Argument(help="Metric names; default all twelve.")] = None,
+    since: Annotated[str, typer.Option(help="How far back, e.g. 1h, 24h, 7_days.")] = "24h",
+    by: Annotated[str, typer.Option(help="Group by model, provider, task_type or agent_context.")] = "model",
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """The seed's metrics from ClickHouse, for analysts."""
+    from datetime import datetime, timezone
+
+    from analytics import ChdbStore, ServerStore, StoreError
+    from analytics.queries import METRICS, UnknownMetric
+    from analytics.report import ReportUnavailable, rows_from_endpoint, rows_from_store, to_csv, to_json
+    from streams.units import parse_duration
+
+    if output not in ("table", "json", "csv"):
+        raise _fail(f"--format must be table, json or csv, not {output!r}")
+    settings = _settings()
+    config = _load_config(settings)
+    try:
+        end = datetime.now(timezone.utc)
+        start = end - parse_duration(since)
+    except ValueError as exc:
+        raise _fail(f"--since: {exc}") from None
+    names = metrics or list(METRICS)
+    budgets = dict(config.cost_controls.daily_budgets)
+    reports: dict[str, list[dict]] = {}
+    try:
+        if settings.clickhouse_url:
+            store = ServerStore(settings.clickhouse_url)
+            reports = {n: rows_from_store(store, n, start=start, end=end, by=by, daily_budgets=budgets) for n in names}
+        else:
+            url = f"http://{settings.hugai_http_host}:{settings.hugai_reports_port}/reports"
+            try:
+                reports = {n: rows_from_endpoint(url, n, start=start, end=end, by=by) for n in names}
+            except ReportUnavailable:
+                # No sink is running, so the embedded store is free to open here.
+                store = ChdbStore(settings.chdb_path)
+                try:
+                    reports = {n: rows_from_store(store, n, start=start, end=end, by=by, daily_budgets=budgets)
+                               for n in names}
+                finally:
+                    store.close()
+    except (UnknownMetric, ValueError) as exc:
+        raise _fail(str(exc.args[0] if isinstance(exc, UnknownMetric) else exc)) from None
+    except StoreError as exc:
+        raise _fail(f"ClickHouse: {exc}", code=1) from None
+    if output == "json":
+        print(to_json(reports))
+    elif output == "csv":
+        print(to_csv(reports), end="")
+    else:
+        from rich.table import Table
+
+        for name, rows in reports.items():
+            table = Table(title=f"{name} by {by}, last {since}")
+            columns = list(dict.fromkeys(k for row in rows for k in row)) or ["group"]
+            for column in columns:
+                table.add_column(column)
+            for row in rows:
+                table.add_row(*(f"{v:.6g}" if isinstance(v, float) else str(v) for v in (row.get(c, "") for c in columns)))
+            console.print(table)
+
+
+@app.command()
+def feedback(
+    request_id: Annotated[str, typer.Argument(help="The request the feedback is about.")],
+    rating: Annotated[Optional[int], typer.Option(min=1, max=5, help="human_satisfaction_rating, 1-5.")] = None,
+    relevance: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="output_relevance_score, 0-1.")] = None,
+    success: Annotated[Optional[bool], typer.Option("--success/--failure", help="Did the response do the task?")] = None,
+) -> None:
+    """Publish feedback on a response to llm.feedback; the sink files it in ClickHouse."""
+    from pydantic import ValidationError
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
+
+    from streams.events import FeedbackGiven
+    from streams.topics import FEEDBACK
+
+    try:
+        event = FeedbackGiven(request_id=request_id, human_satisfaction_rating=rating, output_relevance_score=relevance,
+                              task_success=success)
+    except ValidationError as exc:
+        raise _fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+    bootstrap = _settings().kafka_bootstrap_servers or "127.0.0.1:9092"
+
+    async def publish() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        await producer.start()
+        try:
+            await producer.send_and_wait(FEEDBACK, event.to_bytes(), key=request_id.encode())
+        finally:
+            await producer.stop()
+
+    try:
+        asyncio.run(publish())
+    except (KafkaError, OSError) as exc:
+        raise _fail(f"cannot publish to Kafka at {bootstrap}: {type(exc).__name__}", code=1) from None
+    console.print(f"feedback on {request_id} published to {FEEDBACK}", highlight=False)
+
 def kafka_fetch() -> None:
     """Fetch the Apache Kafka jars from Maven Central into the cache (once)."""
     from streams.localkafka import KAFKA_VERSION, KafkaStartError, fetch_jars

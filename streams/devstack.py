@@ -34,6 +34,7 @@ class DevStack:
     settings: Settings
     kafka_port: int = 9092
     http_port: int = 6066
+    reports_port: int = 6067
     bootstrap: str = ""
     kafka: LocalKafka | None = None
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -45,6 +46,10 @@ class DevStack:
     @property
     def http_url(self) -> str:
         return f"http://{self.settings.hugai_http_host}:{self.http_port}"
+
+    @property
+    def reports_url(self) -> str:
+        return f"http://{self.settings.hugai_http_host}:{self.reports_port}/reports"
 
     @property
     def sink_ready_file(self) -> Path:
@@ -70,6 +75,7 @@ class DevStack:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "HUGAI_HTTP_PORT": str(self.http_port),
+            "HUGAI_REPORTS_PORT": str(self.reports_port),
             "HUGAI_DATA_DIR": str(self.settings.hugai_data_dir.resolve()),
             "HUGAI_ENV": self.settings.hugai_env,
         }
@@ -115,7 +121,8 @@ class DevStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def ready_line(self) -> str:
-        return f"hugai-llm ready  kafka={self.bootstrap}  http={self.http_url}  clickhouse={self.clickhouse}  logs={self.log_dir}"
+        return (f"hugai-llm ready  kafka={self.bootstrap}  http={self.http_url}  clickhouse={self.clickhouse}  "
+                f"reports={self.reports_url}  logs={self.log_dir}")
 
     def stop(self, *, timeout: float = 20.0) -> None:
         # The worker first, so nothing new reaches the telemetry topic while the sink drains it.

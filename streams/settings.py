@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     hugai_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hugai-llm")
     hugai_http_host: str = "127.0.0.1"
     hugai_http_port: int = 6066
+    hugai_reports_port: int = Field(default=6067, description="The sink's report endpoint.")
     hugai_partitions: int = Field(default=4, ge=1)
     hugai_processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     hugai_agent_concurrency: int = Field(default=64, ge=1)

@@ -50,7 +50,7 @@ def make_stack(data_dir: Path, bootstrap: str, **env: str) -> tuple[DevStack, py
     patch.setenv("HUGAI_DATA_DIR", str(data_dir))
     for name, value in env.items():
         patch.setenv(name, value)
-    return DevStack(Settings(), http_port=free_port()), patch
+    return DevStack(Settings(), http_port=free_port(), reports_port=free_port()), patch
 
 
 @pytest.fixture(scope="module")

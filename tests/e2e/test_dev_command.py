@@ -29,17 +29,17 @@ def _listening(port: int) -> bool:
 
 
 def test_dev_demo_once_runs_the_seed_task_types_on_the_simulated_provider_and_exits(tmp_path):
-    kafka_port, http_port = free_port(), free_port()
+    kafka_port, http_port, reports_port = free_port(), free_port(), free_port()
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "dev", "--demo", "--once",
-         "--kafka-port", str(kafka_port), "--http-port", str(http_port)],
+         "--kafka-port", str(kafka_port), "--http-port", str(http_port), "--reports-port", str(reports_port)],
         env=_env(tmp_path), capture_output=True, text=True, timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     ready = [line for line in done.stdout.splitlines() if line.startswith("hugai-llm ready")]
     assert len(ready) == 1
     assert f"kafka=127.0.0.1:{kafka_port}" in ready[0] and f"http=http://127.0.0.1:{http_port}" in ready[0]
-    assert "clickhouse=chdb:" in ready[0]
+    assert "clickhouse=chdb:" in ready[0] and f"reports=http://127.0.0.1:{reports_port}/reports" in ready[0]
     assert "SIMULATED" in done.stdout
     for task in ("complex_reasoning", "code_generation", "requirements_analysis", "security_review",
                  "performance_optimization"):
@@ -49,9 +49,10 @@ def test_dev_demo_once_runs_the_seed_task_types_on_the_simulated_provider_and_ex
 
 
 def test_dev_stops_everything_on_sigterm(tmp_path):
-    kafka_port, http_port = free_port(), free_port()
+    kafka_port, http_port, reports_port = free_port(), free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "dev", "--kafka-port", str(kafka_port), "--http-port", str(http_port)],
+        [sys.executable, "-m", "streams.cli", "dev", "--kafka-port", str(kafka_port), "--http-port", str(http_port),
+         "--reports-port", str(reports_port)],
         env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -61,10 +62,10 @@ def test_dev_stops_everything_on_sigterm(tmp_path):
             line = process.stdout.readline()
             assert line or process.poll() is None, "dev exited before it was ready"
         assert line.startswith("hugai-llm ready")
-        assert _listening(kafka_port) and _listening(http_port)
+        assert _listening(kafka_port) and _listening(http_port) and _listening(reports_port)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
-    assert not _listening(kafka_port) and not _listening(http_port)
+    assert not _listening(kafka_port) and not _listening(http_port) and not _listening(reports_port)

@@ -1,0 +1,58 @@
+"""Reports for analysts: where the rows come from, and how they are written out.
+
+Rows come from a ClickHouse server directly, from the sink's report endpoint while the stack
+runs (embedded chdb belongs to the sink), or from the chdb directory when nothing holds it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from decimal import Decimal
+
+from analytics.queries import run_metric
+from analytics.store import Store
+
+__all__ = ["ReportUnavailable", "rows_from_store", "rows_from_endpoint", "to_json", "to_csv"]
+
+
+class ReportUnavailable(RuntimeError):
+    """The report endpoint is not answering."""
+
+
+def rows_from_store(store: Store, metric: str, *, start: datetime, end: datetime, by: str,
+                    daily_budgets: dict[str, Decimal]) -> list[dict]:
+    return run_metric(store, metric, start=start, end=end, by=by, daily_budgets=daily_budgets)
+
+
+def rows_from_endpoint(url: str, metric: str, *, start: datetime, end: datetime, by: str) -> list[dict]:
+    query = urllib.parse.urlencode({"start": start.isoformat(), "end": end.isoformat(), "by": by})
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/{urllib.parse.quote(metric)}?{query}", timeout=30) as response:
+            return json.loads(response.read())["rows"]
+    except urllib.error.HTTPError as exc:
+        raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ReportUnavailable(f"{url} is not answering: {exc}") from None
+
+
+def to_json(reports: dict[str, list[dict]]) -> str:
+    return json.dumps(reports, indent=2, default=str)
+
+
+def to_csv(reports: dict[str, list[dict]]) -> str:
+    """One CSV block per metric, each with its own header, separated by a blank line."""
+    out = io.StringIO()
+    for metric, rows in reports.items():
+        columns = ["metric", *dict.fromkeys(k for row in rows for k in row)]
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({"metric": metric, **row})
+        out.write("\n")
+    return out.getvalue()

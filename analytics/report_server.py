@@ -1,0 +1,51 @@
+"""Named reports over HTTP, served by the process that owns the store (embedded chdb allows one).
+
+    GET /reports                       {"metrics": {name: description}}
+    GET /reports/NAME?start=&end=&by=  {"metric": NAME, "rows": [...]}   (ISO 8601 times, UTC)
+Only named metrics run; no SQL is accepted from the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from aiohttp import web
+
+from analytics.queries import METRICS, UnknownMetric, run_metric
+from analytics.store import Store, StoreError
+
+__all__ = ["report_app", "parse_time"]
+
+
+def parse_time(value: str | None, default: datetime) -> datetime:
+    if not value:
+        return default
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def report_app(store: Store, *, daily_budgets: dict[str, Decimal]) -> web.Application:
+    async def index(request: web.Request) -> web.Response:
+        return web.json_response({"metrics": {name: m.description for name, m in METRICS.items()}})
+
+    async def report(request: web.Request) -> web.Response:
+        now = datetime.now(timezone.utc)
+        try:
+            start = parse_time(request.query.get("start"), now - timedelta(days=1))
+            end = parse_time(request.query.get("end"), now)
+            rows = await asyncio.to_thread(run_metric, store, request.match_info["name"], start=start, end=end,
+                                           by=request.query.get("by", "model"), daily_budgets=daily_budgets)
+        except UnknownMetric as exc:
+            return web.json_response({"error": str(exc.args[0])}, status=404)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except StoreError as exc:
+            return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
+        return web.json_response({"metric": request.match_info["name"], "rows": rows})
+
+    app = web.Application()
+    app.router.add_get("/reports", index)
+    app.router.add_get("/reports/{name}", report)
+    return app

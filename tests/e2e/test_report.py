@@ -1,0 +1,62 @@
+"""Analysts' commands against a running stack: feedback goes in, reports come out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from streams.events import LLMRequest
+from streams.reply_client import ReplyClient
+from tests.conftest import make_stack
+
+pytestmark = pytest.mark.kafka
+
+
+def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(kafka_bootstrap, tmp_path):
+    dev, patch = make_stack(tmp_path, kafka_bootstrap)
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "HUGAI_DATA_DIR": str(tmp_path),
+           "HUGAI_REPORTS_PORT": str(dev.reports_port)}
+    try:
+        dev.start()
+        run = uuid.uuid4().hex[:8]
+        requests = [LLMRequest(request_id=f"rep-{run}-{i}", task_type="security_review", prompt="check") for i in range(4)]
+
+        async def call() -> dict:
+            async with ReplyClient(dev.bootstrap) as client:
+                return await client.call(requests, timeout=60)
+
+        assert {r.status for r in asyncio.run(call()).values()} == {"ok"}
+        for request, rating in zip(requests[:2], (5, 2)):
+            done = _cli("feedback", request.request_id, "--rating", str(rating), "--success", env=env)
+            assert done.returncode == 0, done.stderr
+        deadline, rows = time.monotonic() + 30, []
+        while time.monotonic() < deadline and not rows:
+            done = _cli("report", "human_satisfaction_rating", "error_rate", "--since", "1h", "--format", "json", env=env)
+            assert done.returncode == 0, done.stderr
+            report = json.loads(done.stdout)
+            rows = report["human_satisfaction_rating"]
+            time.sleep(0.5)
+        assert rows == [{"group": "claude-3-5-sonnet", "human_satisfaction_rating": 3.5, "judged": 2}]
+        assert report["error_rate"][0]["attempts"] == 4
+
+        bad = _cli("report", "vibes", env=env)
+        assert bad.returncode == 2 and "unknown metric 'vibes'" in bad.stderr
+    finally:
+        dev.stop()
+        patch.undo()
+    # Nothing holds the embedded store now: report opens it itself and sees the same numbers.
+    done = _cli("report", "human_satisfaction_rating", "--since", "1h", "--format", "csv", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:2] == ["metric,group,human_satisfaction_rating,judged",
+                                            "human_satisfaction_rating,claude-3-5-sonnet,3.5,2"]

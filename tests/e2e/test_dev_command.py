@@ -64,7 +64,7 @@ def test_dev_stops_everything_on_sigterm(tmp_path):
         assert line.startswith("hugai-llm ready")
         assert _listening(kafka_port) and _listening(http_port) and _listening(reports_port)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=120) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -229,6 +229,8 @@ def feedback(
         raise _fail(f"cannot publish to Kafka at {bootstrap}: {type(exc).__name__}", code=1) from None
     console.print(f"feedback on {request_id} published to {FEEDBACK}", highlight=False)
 
+
+@kafka_app.command("fetch")
 def kafka_fetch() -> None:
     """Fetch the Apache Kafka jars from Maven Central into the cache (once)."""
     from streams.localkafka import KAFKA_VERSION, KafkaStartError, fetch_jars

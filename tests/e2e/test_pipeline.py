@@ -70,7 +70,7 @@ async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, pro
     assert int(rows["n"]) == 200
     assert counts == {"attempts": 200, "routing_decisions": 200}
     assert "requests" in tables and "feedback" in tables
-    assert f"request number 7 for" not in dumped and "ok from gpt-4-turbo" not in dumped
+    assert "request number 7 for" not in dumped and "ok from gpt-4-turbo" not in dumped
     assert int(rows["http_rows"]) == len(via_http)
     assert float(rows["cost"]) == pytest.approx(sum(r["cost_usd"] for r in responses.values()), abs=1e-9)
     for log_name in ("worker.log", "sink.log"):

@@ -10,6 +10,8 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -22,18 +24,15 @@ __all__ = ["make_client", "request_json", "post_json", "post_stream", "error_fro
 def make_client(*, connect_timeout: float = 5.0, read_timeout: float = 60.0, max_connections: int = 256) -> httpx.AsyncClient:
     """One shared AsyncClient for every provider. The caller owns it and closes it."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 4)
+    # With a transport given, httpx ignores the client's own limits: the pool is the transport's.
     return httpx.AsyncClient(
         transport=AiohttpTransport(limits=limits),
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-        limits=limits,
     )
 
 
 def parse_retry_after(value: str | None) -> float | None:
     """Retry-After as seconds: either a number or an HTTP date."""
-    from datetime import datetime, timezone
-    from email.utils import parsedate_to_datetime
-
     if not value:
         return None
     try:

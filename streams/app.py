@@ -22,6 +22,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_session_timeout=settings.hugai_session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.hugai_session_timeout_s / 5),
         consumer_auto_offset_reset="earliest",
+        # Faust's default is 1200 s: a send stuck on metadata would hold a request for 20 minutes.
+        producer_request_timeout=30.0,
         web_bind=settings.hugai_http_host,
         web_port=settings.hugai_http_port,
         web_host=settings.hugai_http_host,

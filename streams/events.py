@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator, model_validator
 
+from streams.topic_names import NOT_REPLY_TARGETS
+
 __all__ = [
     "ChatMessage",
     "PerformanceRequirements",
@@ -86,6 +88,8 @@ class LLMRequest(_Event):
     def _reply_to_is_a_topic(cls, value: str | None) -> str | None:
         if value is not None and not _TOPIC_NAME.match(value):
             raise ValueError("must be a Kafka topic name: 1-249 of [a-zA-Z0-9._-]")
+        if value in NOT_REPLY_TARGETS:
+            raise ValueError(f"{value} is an input topic of the router, not a reply topic")
         return value
 
     @field_validator("created_at")
@@ -278,7 +282,9 @@ def parse_request(raw: bytes | None) -> LLMRequest:
     if not isinstance(data, dict):
         raise InvalidRequest(f"payload must be a JSON object, got {type(data).__name__}")
     request_id = data.get("request_id") if isinstance(data.get("request_id"), str) and data.get("request_id") else None
-    reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), str) and _TOPIC_NAME.match(data["reply_to"]) else None
+    reply_to = data.get("reply_to")
+    if not (isinstance(reply_to, str) and _TOPIC_NAME.match(reply_to) and reply_to not in NOT_REPLY_TARGETS):
+        reply_to = None
     try:
         return LLMRequest.model_validate(data)
     except ValidationError as exc:

@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
+
+from streams.kafka_admin import ensure_topics
 
 __all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "Topics"]
 
-REQUESTS = "llm.requests"
-RESPONSES = "llm.responses"
-TELEMETRY = "llm.telemetry"
-DLQ = "llm.requests.dlq"
-FEEDBACK = "llm.feedback"
-CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK)
+from streams.topic_names import CORE_TOPICS, DLQ, FEEDBACK, REQUESTS, RESPONSES, TELEMETRY
 
 
 class Topics:
-    """The app's topics, plus reply topics created on first use and kept."""
+    """The app's topics, plus reply topics, created on first use and kept."""
 
-    def __init__(self, app: faust.App):
+    def __init__(self, app: faust.App, bootstrap: str):
         self._app = app
+        self._bootstrap = bootstrap
         self.requests = self._declare(REQUESTS)
         self.responses = self._declare(RESPONSES)
         self.telemetry = self._declare(TELEMETRY)
         self.dlq = self._declare(DLQ)
         self._replies: dict[str, faust.TopicT] = {RESPONSES: self.responses}
+        self._creating: dict[str, asyncio.Lock] = {}
 
     def _declare(self, name: str) -> faust.TopicT:
         return self._app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    def reply(self, name: str | None) -> faust.TopicT:
-        """The topic a response goes to: the request's reply_to, else llm.responses."""
+    async def reply(self, name: str | None) -> faust.TopicT:
+        """The topic a response goes to: the request's reply_to, else llm.responses.
+
+        A reply topic the client did not create is created here, once. Relying on the broker's
+        auto-creation is not enough: sends from Faust's producer to a missing topic were seen
+        to wait on metadata without the topic ever being created.
+        """
         name = name or RESPONSES
-        if name not in self._replies:
-            self._replies[name] = self._declare(name)
+        if name in self._replies:
+            return self._replies[name]
+        async with self._creating.setdefault(name, asyncio.Lock()):
+            if name not in self._replies:
+                await ensure_topics(self._bootstrap, [name], partitions=1)
+                self._replies[name] = self._declare(name)
         return self._replies[name]

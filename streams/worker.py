@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | None = None) -> faust.App:
     config = config or load_config(settings.hugai_config)
     app = create_app(settings, bootstrap)
-    topics = Topics(app)
+    topics = Topics(app, bootstrap)
     client = make_client(
         connect_timeout=config.http.connect_timeout.total_seconds(), read_timeout=config.http.read_timeout.total_seconds()
     )

@@ -35,6 +35,17 @@ async def emit(topic: faust.TopicT, key: bytes | None, *values: bytes) -> None:
 
 
 def register_router(app: faust.App, topics: Topics, server: RequestServer, *, concurrency: int) -> faust.types.AgentT:
+    async def reply(reply_to: str | None, key: bytes, response: LLMResponse) -> None:
+        """Deliver to reply_to; if that fails, to llm.responses, so the answer is never lost."""
+        try:
+            await emit(await topics.reply(reply_to), key, response.to_bytes())
+        except Exception as exc:  # noqa: BLE001 - any delivery failure takes the same way out
+            if reply_to is None:
+                raise
+            log.error("cannot deliver %s to reply topic %r (%s); sending it to llm.responses",
+                      response.request_id, reply_to, type(exc).__name__)
+            await emit(topics.responses, key, response.to_bytes())
+
     async def handle(event: EventT) -> None:
         message = event.message
         raw = message.value
@@ -49,7 +60,7 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
             if bad.request_id:
                 response = LLMResponse(request_id=bad.request_id, status="error",
                                        error=ErrorInfo(code="invalid_request", message=bad.reason))
-                await emit(topics.reply(bad.reply_to), bad.request_id.encode(), response.to_bytes())
+                await reply(bad.reply_to, bad.request_id.encode(), response)
             return
         key = request.request_id.encode()
         try:
@@ -58,10 +69,10 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
             log.exception("internal error serving request %s", request.request_id)
             response = LLMResponse(request_id=request.request_id, status="error",
                                    error=ErrorInfo(code="internal_error", message="the router failed; see worker logs"))
-            await emit(topics.reply(request.reply_to), key, response.to_bytes())
+            await reply(request.reply_to, key, response)
             return
         await asyncio.gather(
-            emit(topics.reply(request.reply_to), key, served.response.to_bytes()),
+            reply(request.reply_to, key, served.response),
             emit(topics.telemetry, key, *(record.to_bytes() for record in served.telemetry)),
         )
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from analytics.queries import run_metric
 from analytics.store import Store
 
-__all__ = ["ReportUnavailable", "rows_from_store", "rows_from_endpoint", "to_json", "to_csv"]
+__all__ = ["ReportUnavailable", "rows_from_store", "rows_from_endpoint", "erase_via_endpoint", "to_json", "to_csv"]
 
 
 class ReportUnavailable(RuntimeError):
@@ -39,6 +39,19 @@ def rows_from_endpoint(url: str, metric: str, *, start: datetime, end: datetime,
         raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise ReportUnavailable(f"{url} is not answering: {exc}") from None
+
+
+def erase_via_endpoint(url: str, *, tenant: str | None, user: str | None) -> dict[str, int]:
+    """POST /erase on the sink that owns the store. `url` is the reports URL; erase sits beside it."""
+    query = urllib.parse.urlencode({k: v for k, v in (("tenant", tenant), ("user", user)) if v is not None})
+    endpoint = url.rstrip("/").removesuffix("/reports") + f"/erase?{query}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(endpoint, method="POST"), timeout=120) as response:
+            return json.loads(response.read())["deleted"]
+    except urllib.error.HTTPError as exc:
+        raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ReportUnavailable(f"{endpoint} is not answering: {exc}") from None
 
 
 def to_json(reports: dict[str, list[dict]]) -> str:

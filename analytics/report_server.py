@@ -2,7 +2,8 @@
 
     GET /reports                       {"metrics": {name: description}}
     GET /reports/NAME?start=&end=&by=  {"metric": NAME, "rows": [...]}   (ISO 8601 times, UTC)
-Only named metrics run; no SQL is accepted from the network.
+    POST /erase?tenant=T (or user=U)   {"deleted": {table: rows}}       GDPR erasure
+Only named operations run; no SQL is accepted from the network. It binds to 127.0.0.1 by default.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from analytics.erase import erase_subject
 from analytics.queries import METRICS, UnknownMetric, run_metric
 from analytics.store import Store, StoreError
 
@@ -45,7 +47,18 @@ def report_app(store: Store, *, daily_budgets: dict[str, Decimal]) -> web.Applic
             return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
         return web.json_response({"metric": request.match_info["name"], "rows": rows})
 
+    async def erase(request: web.Request) -> web.Response:
+        try:
+            deleted = await asyncio.to_thread(erase_subject, store, tenant=request.query.get("tenant"),
+                                              user=request.query.get("user"))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except StoreError as exc:
+            return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
+        return web.json_response({"deleted": deleted})
+
     app = web.Application()
     app.router.add_get("/reports", index)
     app.router.add_get("/reports/{name}", report)
+    app.router.add_post("/erase", erase)
     return app

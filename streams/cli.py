@@ -230,6 +230,47 @@ def feedback(
     console.print(f"feedback on {request_id} published to {FEEDBACK}", highlight=False)
 
 
+@app.command()
+def erase(
+    tenant: Annotated[Optional[str], typer.Option(help="Erase this tenant's (or team's) per-request rows.")] = None,
+    user: Annotated[Optional[str], typer.Option(help="Erase this user's per-request rows.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """GDPR erasure: delete one subject's per-request rows from ClickHouse and report how many went."""
+    from analytics import ChdbStore, ServerStore, StoreError
+    from analytics.erase import erase_subject
+    from analytics.report import ReportUnavailable, erase_via_endpoint
+
+    if (tenant is None) == (user is None):
+        raise _fail("name exactly one subject: --tenant T or --user U")
+    subject = f"tenant {tenant!r}" if tenant is not None else f"user {user!r}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise _fail("erasure cannot be undone: pass --yes to run it without a prompt")
+        typer.confirm(f"Delete every per-request row of {subject}? This cannot be undone.", abort=True)
+    settings = _settings()
+    try:
+        if settings.clickhouse_url:
+            deleted = erase_subject(ServerStore(settings.clickhouse_url), tenant=tenant, user=user)
+        else:
+            url = f"http://{settings.hugai_http_host}:{settings.hugai_reports_port}/reports"
+            try:
+                deleted = erase_via_endpoint(url, tenant=tenant, user=user)
+            except ReportUnavailable:
+                store = ChdbStore(settings.chdb_path)
+                try:
+                    deleted = erase_subject(store, tenant=tenant, user=user)
+                finally:
+                    store.close()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    except StoreError as exc:
+        raise _fail(f"ClickHouse: {exc}", code=1) from None
+    total = sum(deleted.values())
+    console.print(f"erased {total} row(s) of {subject}: " + ", ".join(f"{t} {n}" for t, n in deleted.items()),
+                  highlight=False)
+
+
 @kafka_app.command("fetch")
 def kafka_fetch() -> None:
     """Fetch the Apache Kafka jars from Maven Central into the cache (once)."""

@@ -1,4 +1,4 @@
-"""Analysts' commands against a running stack: feedback goes in, reports come out."""
+"""Analysts' commands against a running stack: feedback goes in, reports come out, erasure takes a subject out."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(ka
     try:
         dev.start()
         run = uuid.uuid4().hex[:8]
-        requests = [LLMRequest(request_id=f"rep-{run}-{i}", task_type="security_review", prompt="check") for i in range(4)]
+        requests = [LLMRequest(request_id=f"rep-{run}-{i}", task_type="security_review", prompt="check",
+                               metadata={"tenant": "acme" if i < 2 else "beta"}) for i in range(4)]
 
         async def call() -> dict:
             async with ReplyClient(dev.bootstrap) as client:
@@ -52,11 +53,19 @@ def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(ka
 
         bad = _cli("report", "vibes", env=env)
         assert bad.returncode == 2 and "unknown metric 'vibes'" in bad.stderr
+
+        unconfirmed = _cli("erase", "--tenant", "acme", env=env)
+        assert unconfirmed.returncode == 2 and "pass --yes" in unconfirmed.stderr
+        erased = _cli("erase", "--tenant", "acme", "--yes", env=env)  # through the sink, which owns chdb
+        assert erased.returncode == 0, erased.stderr
+        assert "erased 8 row(s) of tenant 'acme': feedback 2, requests 2, attempts 2, routing_decisions 2" in erased.stdout
+        after = json.loads(_cli("report", "human_satisfaction_rating", "error_rate", "--since", "1h", "--format", "json",
+                                env=env).stdout)
+        assert after["human_satisfaction_rating"] == [], "acme's feedback went with its requests"
+        assert after["error_rate"][0]["attempts"] == 2, "beta's two calls remain"
     finally:
         dev.stop()
         patch.undo()
     # Nothing holds the embedded store now: report opens it itself and sees the same numbers.
-    done = _cli("report", "human_satisfaction_rating", "--since", "1h", "--format", "csv", env=env)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[:2] == ["metric,group,human_satisfaction_rating,judged",
-                                            "human_satisfaction_rating,claude-3-5-sonnet,3.5,2"]
+    done = _cli("report", "error_rate", "--since", "1h", "--format", "csv", env=env)
+    assert done.stdout.splitlines()[:2] == ["metric,group,error_rate,attempts", "error_rate,claude-3-5-sonnet,0,2"]

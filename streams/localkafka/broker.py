@@ -32,10 +32,22 @@ class KafkaStartError(RuntimeError):
     """The broker could not be fetched, formatted or started. The message says which and why."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now on 127.0.0.1, never one this process was given before.
+
+    The port is released before the caller binds it, and the kernel may hand the same number
+    to the next bind(0): two calls in a row (broker and controller) could otherwise collide.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _require(tool: str, hint: str) -> str:

@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from analytics.store import Store
 
-__all__ = ["METRICS", "DIMENSIONS", "Metric", "run_metric", "UnknownMetric"]
+__all__ = ["METRICS", "TRENDS", "DIMENSIONS", "Metric", "run_metric", "run_trend", "UnknownMetric"]
 
 DIMENSIONS = ("model", "provider", "task_type", "agent_context")
 
@@ -127,3 +127,22 @@ def run_metric(
             row["budget_usd"] = budget
             row["budget_utilization_rate"] = row["spent_usd"] / budget if budget else None
     return rows
+
+
+# Time series for plots, read from the rollups so they reach back past the 7-day request data.
+# Each row is {"group", "t", "value"}.
+TRENDS: dict[str, Metric] = {m.name: m for m in [
+    Metric("cost_by_day", "spend per day by provider, USD",
+           "SELECT provider AS group, toString(day) AS t, toFloat64(sum(cost_usd)) AS value FROM spend_by_provider_day "
+           "WHERE day >= toDate({start}) AND day <= toDate({end}) GROUP BY group, t ORDER BY t, group"),
+    Metric("p95_latency_by_hour", "p95 total response time per hour by model, ms",
+           "SELECT model AS group, toString(toStartOfHour(minute)) AS t, "
+           "quantilesMerge(0.5, 0.95, 0.99)(total_ms)[2] AS value FROM model_stats_by_minute "
+           "WHERE minute >= toStartOfMinute({start}) AND minute < {end} GROUP BY group, t ORDER BY t, group"),
+]}
+
+
+def run_trend(store: Store, name: str, *, start: datetime, end: datetime) -> list[dict]:
+    if name not in TRENDS:
+        raise UnknownMetric(f"unknown trend {name!r}; known: {', '.join(TRENDS)}")
+    return store.query(TRENDS[name].sql.format(start=_literal(start), end=_literal(end)))

@@ -18,7 +18,15 @@ from decimal import Decimal
 from analytics.queries import run_metric
 from analytics.store import Store
 
-__all__ = ["ReportUnavailable", "rows_from_store", "rows_from_endpoint", "erase_via_endpoint", "to_json", "to_csv"]
+__all__ = [
+    "ReportUnavailable",
+    "rows_from_store",
+    "rows_from_endpoint",
+    "trend_from_endpoint",
+    "erase_via_endpoint",
+    "to_json",
+    "to_csv",
+]
 
 
 class ReportUnavailable(RuntimeError):
@@ -32,13 +40,23 @@ def rows_from_store(store: Store, metric: str, *, start: datetime, end: datetime
 
 def rows_from_endpoint(url: str, metric: str, *, start: datetime, end: datetime, by: str) -> list[dict]:
     query = urllib.parse.urlencode({"start": start.isoformat(), "end": end.isoformat(), "by": by})
+    return _get_rows(f"{url.rstrip('/')}/{urllib.parse.quote(metric)}?{query}")
+
+
+def trend_from_endpoint(url: str, trend: str, *, start: datetime, end: datetime) -> list[dict]:
+    """`url` is the reports URL; trends sit beside it."""
+    query = urllib.parse.urlencode({"start": start.isoformat(), "end": end.isoformat()})
+    return _get_rows(url.rstrip("/").removesuffix("/reports") + f"/trends/{urllib.parse.quote(trend)}?{query}")
+
+
+def _get_rows(endpoint: str) -> list[dict]:
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/{urllib.parse.quote(metric)}?{query}", timeout=30) as response:
+        with urllib.request.urlopen(endpoint, timeout=30) as response:
             return json.loads(response.read())["rows"]
     except urllib.error.HTTPError as exc:
         raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise ReportUnavailable(f"{url} is not answering: {exc}") from None
+        raise ReportUnavailable(f"{endpoint} is not answering: {exc}") from None
 
 
 def erase_via_endpoint(url: str, *, tenant: str | None, user: str | None) -> dict[str, int]:

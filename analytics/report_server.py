@@ -2,6 +2,7 @@
 
     GET /reports                       {"metrics": {name: description}}
     GET /reports/NAME?start=&end=&by=  {"metric": NAME, "rows": [...]}   (ISO 8601 times, UTC)
+    GET /trends/NAME?start=&end=       {"trend": NAME, "rows": [{group, t, value}]}
     POST /erase?tenant=T (or user=U)   {"deleted": {table: rows}}       GDPR erasure
 Only named operations run; no SQL is accepted from the network. It binds to 127.0.0.1 by default.
 """
@@ -15,7 +16,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from analytics.erase import erase_subject
-from analytics.queries import METRICS, UnknownMetric, run_metric
+from analytics.queries import METRICS, UnknownMetric, run_metric, run_trend
 from analytics.store import Store, StoreError
 
 __all__ = ["report_app", "parse_time"]
@@ -47,6 +48,20 @@ def report_app(store: Store, *, daily_budgets: dict[str, Decimal]) -> web.Applic
             return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
         return web.json_response({"metric": request.match_info["name"], "rows": rows})
 
+    async def trend(request: web.Request) -> web.Response:
+        now = datetime.now(timezone.utc)
+        try:
+            start = parse_time(request.query.get("start"), now - timedelta(days=7))
+            end = parse_time(request.query.get("end"), now)
+            rows = await asyncio.to_thread(run_trend, store, request.match_info["name"], start=start, end=end)
+        except UnknownMetric as exc:
+            return web.json_response({"error": str(exc.args[0])}, status=404)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except StoreError as exc:
+            return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
+        return web.json_response({"trend": request.match_info["name"], "rows": rows})
+
     async def erase(request: web.Request) -> web.Response:
         try:
             deleted = await asyncio.to_thread(erase_subject, store, tenant=request.query.get("tenant"),
@@ -60,5 +75,6 @@ def report_app(store: Store, *, daily_budgets: dict[str, Decimal]) -> web.Applic
     app = web.Application()
     app.router.add_get("/reports", index)
     app.router.add_get("/reports/{name}", report)
+    app.router.add_get("/trends/{name}", trend)
     app.router.add_post("/erase", erase)
     return app

@@ -128,19 +128,42 @@ def sink() -> None:
                report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets))
 
 
+def _from_clickhouse(settings: Settings, via_store, via_endpoint):  # noqa: ANN001, ANN202
+    """Run an analytics operation where the data is.
+
+    A server (CLICKHOUSE_URL) is queried directly. Embedded chdb belongs to the sink while the
+    stack runs, so the sink's endpoint is asked; with no sink answering, chdb is opened here.
+    """
+    from analytics import ChdbStore, ServerStore
+    from analytics.report import ReportUnavailable
+
+    if settings.clickhouse_url:
+        return via_store(ServerStore(settings.clickhouse_url))
+    try:
+        return via_endpoint(f"http://{settings.hugai_http_host}:{settings.hugai_reports_port}/reports")
+    except ReportUnavailable:
+        store = ChdbStore(settings.chdb_path)
+        try:
+            return via_store(store)
+        finally:
+            store.close()
+
+
 @app.command()
 def report(
     metrics: Annotated[Optional[list[str]], typer.Argument(help="Metric names; default all twelve.")] = None,
     since: Annotated[str, typer.Option(help="How far back, e.g. 1h, 24h, 7_days.")] = "24h",
     by: Annotated[str, typer.Option(help="Group by model, provider, task_type or agent_context.")] = "model",
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    plot: Annotated[Optional[Path], typer.Option(help="Also draw cost per day and p95 latency trends to this PNG.")] = None,
 ) -> None:
     """The seed's metrics from ClickHouse, for analysts."""
     from datetime import datetime, timezone
 
-    from analytics import ChdbStore, ServerStore, StoreError
-    from analytics.queries import METRICS, UnknownMetric
-    from analytics.report import ReportUnavailable, rows_from_endpoint, rows_from_store, to_csv, to_json
+    from analytics import StoreError
+    from analytics.plot import plot_trends
+    from analytics.queries import METRICS, TRENDS, UnknownMetric, run_trend
+    from analytics.report import rows_from_endpoint, rows_from_store, to_csv, to_json, trend_from_endpoint
     from streams.units import parse_duration
 
     if output not in ("table", "json", "csv"):
@@ -154,27 +177,25 @@ def report(
         raise _fail(f"--since: {exc}") from None
     names = metrics or list(METRICS)
     budgets = dict(config.cost_controls.daily_budgets)
-    reports: dict[str, list[dict]] = {}
     try:
-        if settings.clickhouse_url:
-            store = ServerStore(settings.clickhouse_url)
-            reports = {n: rows_from_store(store, n, start=start, end=end, by=by, daily_budgets=budgets) for n in names}
-        else:
-            url = f"http://{settings.hugai_http_host}:{settings.hugai_reports_port}/reports"
-            try:
-                reports = {n: rows_from_endpoint(url, n, start=start, end=end, by=by) for n in names}
-            except ReportUnavailable:
-                # No sink is running, so the embedded store is free to open here.
-                store = ChdbStore(settings.chdb_path)
-                try:
-                    reports = {n: rows_from_store(store, n, start=start, end=end, by=by, daily_budgets=budgets)
-                               for n in names}
-                finally:
-                    store.close()
+        reports = _from_clickhouse(
+            settings,
+            lambda store: {n: rows_from_store(store, n, start=start, end=end, by=by, daily_budgets=budgets) for n in names},
+            lambda url: {n: rows_from_endpoint(url, n, start=start, end=end, by=by) for n in names},
+        )
+        if plot is not None:
+            trends = _from_clickhouse(
+                settings,
+                lambda store: {t: run_trend(store, t, start=start, end=end) for t in TRENDS},
+                lambda url: {t: trend_from_endpoint(url, t, start=start, end=end) for t in TRENDS},
+            )
     except (UnknownMetric, ValueError) as exc:
         raise _fail(str(exc.args[0] if isinstance(exc, UnknownMetric) else exc)) from None
     except StoreError as exc:
         raise _fail(f"ClickHouse: {exc}", code=1) from None
+    if plot is not None:
+        plot_trends(trends, plot, title=f"hugai-llm trends, last {since}")
+        err.print(f"trends drawn to {plot}", highlight=False)
     if output == "json":
         print(to_json(reports))
     elif output == "csv":
@@ -237,9 +258,9 @@ def erase(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """GDPR erasure: delete one subject's per-request rows from ClickHouse and report how many went."""
-    from analytics import ChdbStore, ServerStore, StoreError
+    from analytics import StoreError
     from analytics.erase import erase_subject
-    from analytics.report import ReportUnavailable, erase_via_endpoint
+    from analytics.report import erase_via_endpoint
 
     if (tenant is None) == (user is None):
         raise _fail("name exactly one subject: --tenant T or --user U")
@@ -248,20 +269,12 @@ def erase(
         if not sys.stdin.isatty():
             raise _fail("erasure cannot be undone: pass --yes to run it without a prompt")
         typer.confirm(f"Delete every per-request row of {subject}? This cannot be undone.", abort=True)
-    settings = _settings()
     try:
-        if settings.clickhouse_url:
-            deleted = erase_subject(ServerStore(settings.clickhouse_url), tenant=tenant, user=user)
-        else:
-            url = f"http://{settings.hugai_http_host}:{settings.hugai_reports_port}/reports"
-            try:
-                deleted = erase_via_endpoint(url, tenant=tenant, user=user)
-            except ReportUnavailable:
-                store = ChdbStore(settings.chdb_path)
-                try:
-                    deleted = erase_subject(store, tenant=tenant, user=user)
-                finally:
-                    store.close()
+        deleted = _from_clickhouse(
+            _settings(),
+            lambda store: erase_subject(store, tenant=tenant, user=user),
+            lambda url: erase_via_endpoint(url, tenant=tenant, user=user),
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     except StoreError as exc:

@@ -50,6 +50,9 @@ def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(ka
             time.sleep(0.5)
         assert rows == [{"group": "claude-3-5-sonnet", "human_satisfaction_rating": 3.5, "judged": 2}]
         assert report["error_rate"][0]["attempts"] == 4
+        plotted = _cli("report", "error_rate", "--since", "1h", "--plot", str(tmp_path / "trends.png"), env=env)
+        assert plotted.returncode == 0, plotted.stderr
+        assert (tmp_path / "trends.png").read_bytes()[:4] == b"\x89PNG"
 
         bad = _cli("report", "vibes", env=env)
         assert bad.returncode == 2 and "unknown metric 'vibes'" in bad.stderr

@@ -133,3 +133,22 @@ def test_per_request_tables_expire_after_7_days_and_rollups_are_kept_longer(stor
         assert "+ toIntervalDay(7)" in tables[table], table
     for table in ("model_stats_by_minute", "spend_by_provider_day"):
         assert "+ toIntervalDay(400)" in tables[table], table
+
+
+def test_trends_read_the_rollups_and_plot_to_a_png(store, tmp_path):
+    from analytics.plot import plot_trends
+    from analytics.queries import run_trend
+
+    wide_start = datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)
+    cost = run_trend(store, "cost_by_day", start=wide_start, end=END)
+    assert [(r["group"], r["t"], r["value"]) for r in cost] == [
+        ("openai", "2026-11-24", 1.0), ("anthropic", "2026-11-25", 0.000875), ("openai", "2026-11-25", 0.0075)]
+    latency = {(r["group"], r["t"]): r["value"] for r in run_trend(store, "p95_latency_by_hour", start=START, end=END)}
+    # A's responses in the 10:00 hour took 50, 600 and 1200 ms: p95 interpolates to 600 + 0.9 * 600.
+    assert latency[(A, "2026-11-25 10:00:00")] == pytest.approx(1140)
+    assert latency[(B, "2026-11-25 10:00:00")] == pytest.approx(550)
+    path = plot_trends({"cost_by_day": cost, "p95_latency_by_hour": run_trend(store, "p95_latency_by_hour",
+                                                                              start=START, end=END)},
+                       tmp_path / "trends.png", title="test")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

@@ -8,12 +8,14 @@ import os
 import signal
 from pathlib import Path
 
+from datetime import timedelta
 from decimal import Decimal
 
 from aiohttp import web
 
 from analytics.migrate import apply_migrations
 from analytics.report_server import report_app
+from analytics.retention import apply_retention
 from analytics.sink import SinkConfig, TelemetrySink
 from analytics.store import LockedStore, Store
 
@@ -30,12 +32,16 @@ def serve_sink(
     report_host: str = "127.0.0.1",
     report_port: int | None = None,
     daily_budgets: dict[str, Decimal] | None = None,
+    retention: timedelta | None = None,
 ) -> int:
     """Blocks until SIGTERM/SIGINT. Returns the number of rows written. Serves reports when report_port is set."""
     store = LockedStore(store)
     applied = apply_migrations(store)
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
+    if retention is not None:
+        apply_retention(store, retention)
+        log.info("per-request data expires after %s", retention)
     sink = TelemetrySink(config, store)
 
     async def main() -> None:

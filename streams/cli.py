@@ -125,7 +125,8 @@ def sink() -> None:
         raise _fail(str(exc), code=1) from None
     serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK)),
                ready_file=settings.hugai_data_dir / "sink.ready", report_host=settings.hugai_http_host,
-               report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets))
+               report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets),
+               retention=config.security_configuration.data_protection.data_retention)
 
 
 def _from_clickhouse(settings: Settings, via_store, via_endpoint):  # noqa: ANN001, ANN202
@@ -304,8 +305,15 @@ def config_check(path: Annotated[Optional[Path], typer.Argument(help="Config fil
         config = load_config(path or _settings().hugai_config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    from streams.compliance import active_controls
+
     console.print(f"ok: {len(config.models)} models, {len(config.routing_strategy)} task types, "
-                  f"{len(config.agent_model_mapping)} agent mappings, environments {', '.join(config.environments)}")
+                  f"{len(config.agent_model_mapping)} agent mappings, environments {', '.join(config.environments)}",
+                  highlight=False)
+    for requirement, controls in active_controls(config).items():
+        console.print(f"{requirement}:", highlight=False)
+        for control in controls:
+            console.print(f"  - {control}", highlight=False, markup=False)
 
 
 def main() -> None:

@@ -273,3 +273,7 @@ def _cross_reference_problems(config: HugaiConfig) -> Iterator[str]:
         for name in names:
             if name not in PROVIDER_FAMILIES:
                 yield f"{block}.{name}: unknown provider (expected one of {', '.join(PROVIDER_FAMILIES)})"
+
+    from streams.compliance import compliance_problems  # it needs this module's types
+
+    yield from compliance_problems(config)

@@ -65,3 +65,24 @@ def test_bad_sql_is_a_store_error_with_clickhouses_reason(tmp_path):
             store.query("SELECT * FROM no_such_table")
     finally:
         store.close()
+
+
+def test_the_configured_retention_becomes_the_ttl_of_every_per_request_table(tmp_path):
+    from datetime import timedelta
+
+    from analytics.retention import PER_REQUEST_TABLES, apply_retention
+
+    store = ChdbStore(tmp_path / "ch")
+    try:
+        apply_migrations(store)
+        apply_retention(store, timedelta(days=3))
+        for table, column in PER_REQUEST_TABLES.items():
+            ddl = store.query(f"SELECT create_table_query AS q FROM system.tables WHERE name = '{table}'")[0]["q"]
+            assert f"TTL toDateTime({column}) + toIntervalDay(3)" in ddl, ddl
+        apply_retention(store, timedelta(hours=12))
+        ddl = store.query("SELECT create_table_query AS q FROM system.tables WHERE name = 'requests'")[0]["q"]
+        assert "toIntervalSecond(43200)" in ddl
+        rollup = store.query("SELECT create_table_query AS q FROM system.tables WHERE name = 'spend_by_provider_day'")[0]["q"]
+        assert "toIntervalDay(400)" in rollup
+    finally:
+        store.close()

@@ -66,6 +66,13 @@ _DELETE = object()
          "agent_model_mapping.test_agent.primary: unknown model 'claude-9'"),
         (["environments", "staging", "quality_threshold"], 1.5,
          "environments.staging.quality_threshold: Input should be less than or equal to 1"),
+        (["security_configuration", "data_protection", "request_logging"], "full",
+         "security_configuration.data_protection.request_logging: 'full' stores prompt and completion text, "
+         "which HIPAA_privacy_safeguards and PCI_DSS_payment_security forbid"),
+        (["security_configuration", "data_protection", "data_retention"], "30_days",
+         "security_configuration.data_protection.data_retention: 30 days is longer than the 7 days"),
+        (["security_configuration", "compliance_requirements"], ["GDPR_data_protection", "ISO_9001"],
+         "security_configuration.compliance_requirements[1]: unknown requirement 'ISO_9001'"),
     ],
 )
 def test_invalid_config_names_the_key_and_the_reason(path, value, expected):
@@ -106,3 +113,20 @@ def test_provider_keys_come_from_the_variable_or_from_the_file_it_names(tmp_path
     assert credentials.api_key("anthropic") == "sk-ant-from-file"
     assert credentials.api_key("google") is None
     assert "sk-from-env" not in repr(credentials) and "sk-ant-from-file" not in repr(credentials)
+
+
+def test_full_logging_is_allowed_when_no_requirement_forbids_it():
+    raw = _with(["security_configuration", "compliance_requirements"], ["GDPR_data_protection", "SOC2_security_controls"])
+    raw["security_configuration"]["data_protection"]["request_logging"] = "full"
+    assert parse_config(raw).security_configuration.data_protection.request_logging == "full"
+
+
+def test_config_check_lists_the_controls_each_requirement_turns_on():
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+
+    out = CliRunner().invoke(app, ["config", "check"]).output
+    assert "GDPR_data_protection:" in out and "hugai-llm erase --tenant/--user" in out
+    assert "[analytics/erase.py]" in out
+    assert "HIPAA_privacy_safeguards:" in out and "request_logging must be metadata_only" in out

@@ -95,6 +95,32 @@ def dev(
 
 
 @app.command()
+def send(
+    prompt: Annotated[str, typer.Argument(help="The prompt.")],
+    task_type: Annotated[str, typer.Option(help="A task type from routing_strategy.")] = "complex_reasoning",
+    model: Annotated[Optional[str], typer.Option(help="Prefer this model.")] = None,
+    agent: Annotated[Optional[str], typer.Option(help="agent_context, for agent_model_mapping.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(min=1)] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 120.0,
+) -> None:
+    """Send one request through Kafka and print the answer (for humans; services use ModelManager or Kafka)."""
+    from streams.client import LLMError, ModelManager
+
+    with ModelManager() as manager:
+        try:
+            response = manager.generate(prompt, task_type=task_type, preferred_model=model, agent_context=agent,
+                                        max_tokens=max_tokens, timeout=timeout)
+        except LLMError as exc:
+            raise _fail(str(exc), code=1) from None
+        except (OSError, RuntimeError) as exc:
+            raise _fail(f"cannot reach Kafka at {manager.bootstrap}: {exc}", code=1) from None
+    print(response.content)
+    err.print(f"{response.model} via {response.provider}{' (simulated)' if response.simulated else ''}, "
+              f"{response.usage.input_tokens}+{response.usage.output_tokens} tokens, ${response.cost_usd:.6f}, "
+              f"{response.latency_ms.total:.0f} ms", style="dim", highlight=False)
+
+
+@app.command()
 def worker() -> None:
     """Run one router worker (Faust). Needs KAFKA_BOOTSTRAP_SERVERS."""
     from streams.worker import run_worker

@@ -182,6 +182,22 @@ class HttpSpec(_Strict):
     read_timeout: Duration = "60s"  # type: ignore[assignment]
 
 
+class ApiKeySpec(_Strict):
+    """Where one API key lives (never the key itself) and what it may do."""
+
+    name: str
+    roles: list[Literal["caller", "operator", "analyst"]] = Field(min_length=1)
+    key_env: str | None = None
+    key_file: str | None = None
+
+    @field_validator("key_file")
+    @classmethod
+    def _one_source(cls, value: str | None, info) -> str | None:  # noqa: ANN001
+        if value is not None and info.data.get("key_env"):
+            raise ValueError("give key_env or key_file, not both")
+        return value
+
+
 class HugaiConfig(_Strict):
     """The whole configuration file. The first seven blocks are the seed's."""
 
@@ -197,6 +213,7 @@ class HugaiConfig(_Strict):
     providers: dict[ProviderFamily, ProviderSpec] = {}
     simulated: SimulatedSpec = SimulatedSpec()
     http: HttpSpec = HttpSpec()
+    api_keys: list[ApiKeySpec] = []
 
     def expand(self, name: str) -> list[str]:
         """A model id, or the ids a group name stands for."""

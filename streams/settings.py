@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "ProviderCredentials"]
+__all__ = ["Settings", "ProviderCredentials", "read_secret_env"]
+
+
+def read_secret_env(name: str) -> str | None:
+    """A secret named by config (e.g. an API key's key_env). Kept here: this module reads the environment."""
+    return os.environ.get(name) or None
 
 
 class ProviderCredentials(BaseSettings):

@@ -10,10 +10,12 @@ import faust
 from providers import make_client
 from streams.agents import RequestServer, register_router
 from streams.app import create_app
+from streams.auth import ApiKeys
 from streams.config import HugaiConfig, load_config
+from streams.http_api import register_http_api
 from streams.kafka_admin import ensure_topics
 from streams.provider_directory import build_directory
-from streams.settings import ProviderCredentials, Settings
+from streams.settings import ProviderCredentials, Settings, read_secret_env
 from streams.topics import CORE_TOPICS, Topics
 
 __all__ = ["build_worker", "run_worker"]
@@ -31,18 +33,21 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     directory = build_directory(config, ProviderCredentials(), client)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env)
     unpriced = server.warm_up()
+    keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
     register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency)
 
     @app.task
     async def announce() -> None:
         # Logged from a task: Faust configures logging only when its worker starts.
         log.info("processing guarantee: %s", settings.hugai_processing_guarantee)
+        log.info("HTTP API keys configured: %d", len(keys))
         for family, served_by in sorted(directory.families().items()):
             log.info("provider family %s is served by %s", family, served_by)
         if unpriced:
             log.warning("no catalog price for %s; their calls are recorded at cost 0", ", ".join(unpriced))
 
     _add_health(app, directory.families())
+    register_http_api(app, bootstrap=bootstrap, keys=keys, models=list(config.models))
     return app
 
 

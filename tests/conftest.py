@@ -15,6 +15,8 @@ from streams.settings import Settings
 from tests.support.provider_server import ProviderServer
 
 SENTINEL_KEY = "sk-test-SENTINEL-never-log-me-4f1d"
+CALLER_KEY = "hk-caller-SENTINEL-9c2e"
+ANALYST_KEY = "hk-analyst-SENTINEL-51ab"
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +61,7 @@ def stack(kafka_bootstrap: str, provider_server: ProviderServer, tmp_path_factor
     dev, patch = make_stack(
         tmp_path_factory.mktemp("stack"), kafka_bootstrap,
         OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url,
+        HUGAI_CALLER_KEY=CALLER_KEY, HUGAI_ANALYST_KEY=ANALYST_KEY,
     )
     try:
         dev.start()

@@ -1,0 +1,65 @@
+"""API keys with roles, for role_based access_control. Keys are compared by digest, never logged.
+
+Roles: caller (send requests), operator (control and approvals), analyst (reports).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Principal", "ApiKeys", "ROLES"]
+
+ROLES = ("caller", "operator", "analyst")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    roles: frozenset[str]
+
+    def may(self, role: str) -> bool:
+        return role in self.roles
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class ApiKeys:
+    def __init__(self, entries: Iterable[tuple[str, Iterable[str], str]]):
+        self._by_digest = [(_digest(key), Principal(name, frozenset(roles))) for name, roles, key in entries if key]
+
+    @classmethod
+    def from_specs(cls, specs: Iterable, read_env: Callable[[str], str | None]) -> ApiKeys:  # noqa: ANN001
+        """Specs name where each key lives: an environment variable or a file. Absent sources are skipped."""
+        entries = []
+        for spec in specs:
+            key = None
+            if spec.key_env:
+                key = read_env(spec.key_env)
+            elif spec.key_file and Path(spec.key_file).exists():
+                key = Path(spec.key_file).read_text().strip()
+            if key:
+                entries.append((spec.name, spec.roles, key))
+        return cls(entries)
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
+
+    def __repr__(self) -> str:
+        return f"ApiKeys({[p.name for _, p in self._by_digest]})"
+
+    def authenticate(self, authorization: str | None) -> Principal | None:
+        """The principal for 'Authorization: Bearer <key>', or None."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        offered = _digest(authorization.removeprefix("Bearer ").strip())
+        found = None
+        for digest, principal in self._by_digest:
+            if hmac.compare_digest(digest, offered):  # keep comparing: timing says nothing
+                found = principal
+        return found

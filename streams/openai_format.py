@@ -1,0 +1,123 @@
+"""OpenAI's chat-completions format, translated to our events and back. Pure: no I/O.
+
+Routing from the OpenAI request:
+  model "auto"                      route by the task hint (metadata.task_type, or X-Task-Type), else the default task
+  model "auto" + task hint          that task's routing_strategy
+  a catalog model id                pinned: that model only
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+
+from streams.events import LLMRequest, LLMResponse
+
+__all__ = ["BadChatRequest", "AUTO", "to_llm_request", "completion_body", "stream_chunks", "error_body", "status_for"]
+
+AUTO = "auto"
+DEFAULT_TASK_TYPE = "complex_reasoning"
+
+
+class BadChatRequest(ValueError):
+    """The body is not a chat-completions request we can serve; the message says why."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+def to_llm_request(body: object, *, task_header: str | None, models: set[str]) -> tuple[LLMRequest, bool]:
+    """(the request event, whether the caller asked for a stream)."""
+    if not isinstance(body, dict):
+        raise BadChatRequest("the body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadChatRequest("'model' is required: a model id, or \"auto\" to let the router choose", "model")
+    if model != AUTO and model not in models:
+        raise BadChatRequest(f"unknown model {model!r}; GET /v1/models lists them", "model")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise BadChatRequest("'metadata' must be an object", "metadata")
+    task_type = metadata.get("task_type") or task_header or DEFAULT_TASK_TYPE
+    fields: dict[str, Any] = {
+        "request_id": f"http-{uuid.uuid4().hex}",
+        "task_type": task_type,
+        "messages": body.get("messages"),
+        "max_tokens": body.get("max_completion_tokens") or body.get("max_tokens"),
+        "temperature": body.get("temperature"),
+        "metadata": {k: v for k, v in metadata.items() if k != "task_type"},
+    }
+    if model != AUTO:
+        # Pinned: the model and nothing else (the same id as its own only fallback).
+        fields |= {"preferred_model": model, "fallback_models": [model]}
+    try:
+        request = LLMRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise BadChatRequest(f"{where}: {err['msg']}", where) from None
+    return request, bool(body.get("stream"))
+
+
+def _usage(response: LLMResponse) -> dict[str, int]:
+    used = response.usage
+    return {"prompt_tokens": used.input_tokens, "completion_tokens": used.output_tokens,
+            "total_tokens": used.input_tokens + used.output_tokens}
+
+
+def completion_body(response: LLMResponse) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{response.request_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": response.model or "",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": response.content or ""},
+                     "logprobs": None, "finish_reason": "stop"}],
+        "usage": _usage(response),
+        "system_fingerprint": None,
+    }
+
+
+def stream_chunks(response: LLMResponse, *, include_usage: bool) -> list[bytes]:
+    """SSE frames of a finished response: role, content, finish, optional usage, [DONE]."""
+    base = {"id": f"chatcmpl-{response.request_id}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": response.model or "", "system_fingerprint": None}
+
+    def frame(choices: list, **extra: Any) -> bytes:
+        return f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n".encode()
+
+    frames = [
+        frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]),
+        frame([{"index": 0, "delta": {"content": response.content or ""}, "logprobs": None, "finish_reason": None}]),
+        frame([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]),
+    ]
+    if include_usage:
+        frames.append(frame([], usage=_usage(response)))
+    frames.append(b"data: [DONE]\n\n")
+    return frames
+
+
+# Our error codes -> HTTP status. Anything else that failed is a 500.
+_STATUS = {
+    "invalid_request": 400, "unknown_task_type": 400, "unknown_model": 400, "bad_request": 400,
+    "context_length_exceeded": 400, "content_refused": 400,
+    "budget_exceeded": 402, "rate_limited": 429,
+    "provider_unavailable": 503, "provider_timeout": 503, "no_model_available": 503,
+    "authentication_failed": 502,
+    "timeout": 504,
+}
+_TYPE = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota", 403: "permission_error",
+         429: "rate_limit_error", 502: "api_error", 503: "api_error", 504: "timeout", 500: "api_error"}
+
+
+def status_for(code: str) -> int:
+    return _STATUS.get(code, 500)
+
+
+def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": _TYPE.get(status, "api_error"), "param": param, "code": code}}

@@ -31,6 +31,7 @@ TABLE_FOR_EVENT = {
     "attempt_completed": "attempts",
     "route_decided": "routing_decisions",
     "feedback_given": "feedback",
+    "key_rotation_due": "security_events",
 }
 # Tables whose rows have one id each: a row whose id is stored already is not inserted again.
 UNIQUE_KEY = {"requests": "request_id", "attempts": "attempt_id", "routing_decisions": "request_id"}
@@ -112,7 +113,10 @@ class TelemetrySink:
     def _decode(self, raw: bytes | None, tp: TopicPartition, offset: int) -> tuple[str | None, dict]:
         try:
             row = json.loads(raw or b"")
-            table = TABLE_FOR_EVENT[row.pop("event_type")]
+            kind = row.pop("event_type")
+            table = TABLE_FOR_EVENT[kind]
+            if table == "security_events":
+                row["event_type"] = kind  # that table keeps the kind as a column
             return table, row
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A record we cannot file is skipped, not retried forever: it would block every row behind it.

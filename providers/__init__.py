@@ -18,6 +18,7 @@ from providers.errors import (
 )
 from providers.gemini import GeminiProvider
 from providers.http import make_client
+from providers.keys import KeySource, key_source
 from providers.local import local_provider
 from providers.openai import OpenAIProvider
 from providers.pricing import PriceOverride, UnknownPrice, cost_usd
@@ -34,6 +35,8 @@ __all__ = [
     "local_provider",
     "SimulatedProvider",
     "make_client",
+    "KeySource",
+    "key_source",
     "ChatRequest",
     "ChatResult",
     "StreamChunk",

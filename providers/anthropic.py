@@ -9,6 +9,7 @@ import httpx
 
 from providers.errors import BadRequest, ContentRefused, ProviderUnavailable
 from providers.http import post_json, post_stream, request_json
+from providers.keys import KeySource, key_source
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator
 from providers.types import BatchJob, ChatRequest, ChatResult, StreamChunk, Usage
@@ -51,12 +52,17 @@ def parse_message(body: dict, elapsed_ms: float) -> ChatResult:
 class AnthropicProvider:
     provider_type = PROVIDER_TYPE
 
-    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str, default_max_tokens: int = DEFAULT_MAX_TOKENS):
+    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str | KeySource,
+                 default_max_tokens: int = DEFAULT_MAX_TOKENS):
         self._client = client
         self._base = base_url.rstrip("/")
         self._url = self._base + "/v1/messages"
-        self._headers = {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION}
+        self._key = key_source(api_key)
         self._default_max_tokens = default_max_tokens
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-key": self._key() or "", "anthropic-version": ANTHROPIC_VERSION}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self._url!r})"

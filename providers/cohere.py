@@ -11,6 +11,7 @@ import httpx
 
 from providers.errors import BadRequest
 from providers.http import post_json, post_stream
+from providers.keys import KeySource, key_source
 from providers.sse import ndjson_lines, sse_events
 from providers.streaming import StreamAccumulator
 from providers.types import ChatRequest, ChatResult, EmbedResult, StreamChunk, Usage
@@ -59,11 +60,16 @@ def parse_v1_chat(body: dict, elapsed_ms: float) -> ChatResult:
 class CohereProvider:
     provider_type = PROVIDER_TYPE
 
-    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str, api_version: Literal["v2", "v1"] = "v2"):
+    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str | KeySource,
+                 api_version: Literal["v2", "v1"] = "v2"):
         self._client = client
         self._base = base_url.rstrip("/")
         self._version = api_version
-        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._key = key_source(api_key)
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key() or ''}"}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base={self._base!r}, api_version={self._version!r})"

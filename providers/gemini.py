@@ -9,6 +9,7 @@ import httpx
 
 from providers.errors import BadRequest, ContentRefused
 from providers.http import post_json, post_stream
+from providers.keys import KeySource, key_source
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator
 from providers.types import ChatRequest, ChatResult, StreamChunk, Usage
@@ -63,10 +64,14 @@ def parse_generate_content(body: dict, elapsed_ms: float) -> ChatResult:
 class GeminiProvider:
     provider_type = PROVIDER_TYPE
 
-    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str):
+    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str | KeySource):
         self._client = client
         self._base = base_url.rstrip("/")
-        self._headers = {"x-goog-api-key": api_key}
+        self._key = key_source(api_key)
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self._key() or ""}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base={self._base!r})"

@@ -9,6 +9,7 @@ import httpx
 
 from providers.errors import BadRequest, ContentRefused
 from providers.http import post_json, post_stream, request_json
+from providers.keys import KeySource, key_source
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator
 from providers.types import BatchJob, ChatRequest, ChatResult, StreamChunk, Usage
@@ -51,12 +52,18 @@ class OpenAIProvider:
 
     provider_type = PROVIDER_TYPE
 
-    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str | None, provider_type: str = PROVIDER_TYPE):
+    def __init__(self, *, client: httpx.AsyncClient, base_url: str, api_key: str | None | KeySource,
+                 provider_type: str = PROVIDER_TYPE):
         self._client = client
         self._base = base_url.rstrip("/")
         self._url = self._base + "/chat/completions"
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._key = key_source(api_key)
         self.provider_type = provider_type
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        key = self._key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(url={self._url!r})"

@@ -34,6 +34,7 @@ __all__ = [
     "AttemptCompleted",
     "RouteDecided",
     "FeedbackGiven",
+    "KeyRotationDue",
     "DeadLetter",
     "InvalidRequest",
     "parse_request",
@@ -233,6 +234,18 @@ class FeedbackGiven(_Event):
         if self.human_satisfaction_rating is None and self.output_relevance_score is None and self.task_success is None:
             raise ValueError("feedback needs a rating, a relevance score or a success verdict")
         return self
+
+
+class KeyRotationDue(_Event):
+    """A provider key older than rotation_frequency. Names where the key lives, never the key."""
+
+    event_type: Literal["key_rotation_due"] = "key_rotation_due"
+    event_id: str
+    at: datetime
+    family: str
+    source: str
+    age_days: float
+    max_age_days: float
 
 
 class DeadLetter(_Event):

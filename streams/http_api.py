@@ -42,11 +42,21 @@ class _Gateway:
                 self._client = await ReplyClient(self._bootstrap, reply_topic=f"llm.replies.http.{uuid.uuid4().hex[:12]}").start()
         return self._client
 
+    async def close(self) -> None:
+        async with self._lock:
+            if self._client is not None:
+                await self._client.stop()
+                self._client = None
+
 
 def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: list[str],
                       timeout: float = HTTP_TIMEOUT_S) -> None:
     gateway = _Gateway(bootstrap)
     known = set(models)
+
+    @app.on_before_shutdown.connect
+    async def _close_gateway(sender: faust.App, **_: object) -> None:
+        await gateway.close()
 
     def refuse(view: faust.web.View, status: int, message: str, *, code: str | None = None,
                param: str | None = None) -> faust.web.Response:

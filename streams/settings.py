@@ -38,16 +38,6 @@ class ProviderCredentials(BaseSettings):
     local_api_key_file: Path | None = None
     local_base_url: str | None = None
 
-    def api_key(self, family: str) -> str | None:
-        """The key for a family: the variable itself, else the file it names, else None."""
-        key: SecretStr | None = getattr(self, f"{family}_api_key", None)
-        if key is not None and key.get_secret_value():
-            return key.get_secret_value()
-        path: Path | None = getattr(self, f"{family}_api_key_file", None)
-        if path is not None:
-            return path.read_text(encoding="utf-8").strip() or None
-        return None
-
     def base_url(self, family: str) -> str | None:
         return getattr(self, f"{family}_base_url", None)
 
@@ -72,6 +62,9 @@ class Settings(BaseSettings):
     # Faust's default (60 s) makes a restarted worker wait a minute for its dead predecessor.
     hugai_session_timeout_s: float = Field(default=10.0, ge=6.0)
     hugai_log_level: Literal["debug", "info", "warn", "error"] = "info"
+    hugai_aws_secret_id: str | None = Field(default=None, description="AWS Secrets Manager secret with provider keys.")
+    aws_endpoint_url: str | None = Field(default=None, description="Another Secrets Manager endpoint (e.g. a local one).")
+    hugai_key_refresh_s: float = Field(default=60.0, gt=0, description="How often the AWS secret is re-read.")
 
     @property
     def chdb_path(self) -> Path:

@@ -13,6 +13,8 @@ from streams.app import create_app
 from streams.auth import ApiKeys
 from streams.config import HugaiConfig, load_config
 from streams.http_api import register_http_api
+from streams.key_upkeep import register_key_upkeep
+from streams.keyring import KeyRing, aws_from_settings
 from streams.kafka_admin import ensure_topics
 from streams.provider_directory import build_directory
 from streams.settings import ProviderCredentials, Settings, read_secret_env
@@ -30,7 +32,10 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     client = make_client(
         connect_timeout=config.http.connect_timeout.total_seconds(), read_timeout=config.http.read_timeout.total_seconds()
     )
-    directory = build_directory(config, ProviderCredentials(), client)
+    credentials = ProviderCredentials()
+    keys_for_providers = KeyRing(credentials, aws=aws_from_settings(settings.hugai_aws_secret_id, settings.aws_endpoint_url))
+    aws_error = _first_refresh(keys_for_providers)
+    directory = build_directory(config, credentials, client, keys_for_providers)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
@@ -45,10 +50,29 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
             log.info("provider family %s is served by %s", family, served_by)
         if unpriced:
             log.warning("no catalog price for %s; their calls are recorded at cost 0", ", ".join(unpriced))
+        if aws_error:
+            log.error("provider keys: AWS secret unreadable at start (%s); using environment and files", aws_error)
+
+    register_key_upkeep(app, topics, keys_for_providers, settings=settings,
+                        max_age=config.security_configuration.api_key_management.rotation_frequency)
 
     _add_health(app, directory.families())
+
+    @app.on_before_shutdown.connect
+    async def _close_http_client(sender: faust.App, **_: object) -> None:
+        await client.aclose()
+
     register_http_api(app, bootstrap=bootstrap, keys=keys, models=list(config.models))
     return app
+
+
+def _first_refresh(keys: KeyRing) -> str | None:
+    """Load the AWS secret before the directory decides which families have keys."""
+    try:
+        keys.refresh()
+    except Exception as exc:  # noqa: BLE001 - any AWS failure leaves the other sources working
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return None
 
 
 def _add_health(app: faust.App, families: dict[str, str]) -> None:

@@ -99,6 +99,7 @@ def test_a_missing_or_unreadable_file_is_a_config_error(tmp_path):
 
 
 def test_provider_keys_come_from_the_variable_or_from_the_file_it_names(tmp_path, monkeypatch):
+    from streams.keyring import KeyRing
     from streams.settings import ProviderCredentials
 
     secret = tmp_path / "anthropic_key"
@@ -109,9 +110,10 @@ def test_provider_keys_come_from_the_variable_or_from_the_file_it_names(tmp_path
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     monkeypatch.delenv("GOOGLE_API_KEY_FILE", raising=False)
     credentials = ProviderCredentials()
-    assert credentials.api_key("openai") == "sk-from-env"
-    assert credentials.api_key("anthropic") == "sk-ant-from-file"
-    assert credentials.api_key("google") is None
+    keys = KeyRing(credentials)
+    assert keys.get("openai") == "sk-from-env"
+    assert keys.get("anthropic") == "sk-ant-from-file"
+    assert keys.get("google") is None
     assert "sk-from-env" not in repr(credentials) and "sk-ant-from-file" not in repr(credentials)
 
 

@@ -38,20 +38,24 @@ def rows_from_store(store: Store, metric: str, *, start: datetime, end: datetime
     return run_metric(store, metric, start=start, end=end, by=by, daily_budgets=daily_budgets)
 
 
-def rows_from_endpoint(url: str, metric: str, *, start: datetime, end: datetime, by: str) -> list[dict]:
+def _headers(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def rows_from_endpoint(url: str, metric: str, *, start: datetime, end: datetime, by: str, key: str | None = None) -> list[dict]:
     query = urllib.parse.urlencode({"start": start.isoformat(), "end": end.isoformat(), "by": by})
-    return _get_rows(f"{url.rstrip('/')}/{urllib.parse.quote(metric)}?{query}")
+    return _get_rows(f"{url.rstrip('/')}/{urllib.parse.quote(metric)}?{query}", key)
 
 
-def trend_from_endpoint(url: str, trend: str, *, start: datetime, end: datetime) -> list[dict]:
+def trend_from_endpoint(url: str, trend: str, *, start: datetime, end: datetime, key: str | None = None) -> list[dict]:
     """`url` is the reports URL; trends sit beside it."""
     query = urllib.parse.urlencode({"start": start.isoformat(), "end": end.isoformat()})
-    return _get_rows(url.rstrip("/").removesuffix("/reports") + f"/trends/{urllib.parse.quote(trend)}?{query}")
+    return _get_rows(url.rstrip("/").removesuffix("/reports") + f"/trends/{urllib.parse.quote(trend)}?{query}", key)
 
 
-def _get_rows(endpoint: str) -> list[dict]:
+def _get_rows(endpoint: str, key: str | None) -> list[dict]:
     try:
-        with urllib.request.urlopen(endpoint, timeout=30) as response:
+        with urllib.request.urlopen(urllib.request.Request(endpoint, headers=_headers(key)), timeout=30) as response:
             return json.loads(response.read())["rows"]
     except urllib.error.HTTPError as exc:
         raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None
@@ -59,12 +63,13 @@ def _get_rows(endpoint: str) -> list[dict]:
         raise ReportUnavailable(f"{endpoint} is not answering: {exc}") from None
 
 
-def erase_via_endpoint(url: str, *, tenant: str | None, user: str | None) -> dict[str, int]:
+def erase_via_endpoint(url: str, *, tenant: str | None, user: str | None, key: str | None = None) -> dict[str, int]:
     """POST /erase on the sink that owns the store. `url` is the reports URL; erase sits beside it."""
     query = urllib.parse.urlencode({k: v for k, v in (("tenant", tenant), ("user", user)) if v is not None})
     endpoint = url.rstrip("/").removesuffix("/reports") + f"/erase?{query}"
     try:
-        with urllib.request.urlopen(urllib.request.Request(endpoint, method="POST"), timeout=120) as response:
+        request = urllib.request.Request(endpoint, method="POST", headers=_headers(key))
+        with urllib.request.urlopen(request, timeout=120) as response:
             return json.loads(response.read())["deleted"]
     except urllib.error.HTTPError as exc:
         raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None

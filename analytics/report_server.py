@@ -5,11 +5,14 @@
     GET /trends/NAME?start=&end=       {"trend": NAME, "rows": [{group, t, value}]}
     POST /erase?tenant=T (or user=U)   {"deleted": {table: rows}}       GDPR erasure
 Only named operations run; no SQL is accepted from the network. It binds to 127.0.0.1 by default.
+`authorize(authorization_header, role)` returns None to allow, or 401/403 to refuse: reports and
+trends need the analyst role, erasure the operator role.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -19,7 +22,9 @@ from analytics.erase import erase_subject
 from analytics.queries import METRICS, UnknownMetric, run_metric, run_trend
 from analytics.store import Store, StoreError
 
-__all__ = ["report_app", "parse_time"]
+__all__ = ["report_app", "parse_time", "Authorize"]
+
+Authorize = Callable[[str | None, str], int | None]
 
 
 def parse_time(value: str | None, default: datetime) -> datetime:
@@ -29,11 +34,26 @@ def parse_time(value: str | None, default: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def report_app(store: Store, *, daily_budgets: dict[str, Decimal]) -> web.Application:
+def _allow_all(header: str | None, role: str) -> int | None:
+    return None
+
+
+def report_app(store: Store, *, daily_budgets: dict[str, Decimal], authorize: Authorize = _allow_all) -> web.Application:
+    def refused(request: web.Request, role: str) -> web.Response | None:
+        status = authorize(request.headers.get("Authorization"), role)
+        if status is None:
+            return None
+        reason = "missing or unknown API key" if status == 401 else f"the key lacks the {role} role"
+        return web.json_response({"error": reason}, status=status)
+
     async def index(request: web.Request) -> web.Response:
+        if (denied := refused(request, "analyst")) is not None:
+            return denied
         return web.json_response({"metrics": {name: m.description for name, m in METRICS.items()}})
 
     async def report(request: web.Request) -> web.Response:
+        if (denied := refused(request, "analyst")) is not None:
+            return denied
         now = datetime.now(timezone.utc)
         try:
             start = parse_time(request.query.get("start"), now - timedelta(days=1))
@@ -49,6 +69,8 @@ def report_app(store: Store, *, daily_budgets: dict[str, Decimal]) -> web.Applic
         return web.json_response({"metric": request.match_info["name"], "rows": rows})
 
     async def trend(request: web.Request) -> web.Response:
+        if (denied := refused(request, "analyst")) is not None:
+            return denied
         now = datetime.now(timezone.utc)
         try:
             start = parse_time(request.query.get("start"), now - timedelta(days=7))
@@ -63,6 +85,8 @@ def report_app(store: Store, *, daily_budgets: dict[str, Decimal]) -> web.Applic
         return web.json_response({"trend": request.match_info["name"], "rows": rows})
 
     async def erase(request: web.Request) -> web.Response:
+        if (denied := refused(request, "operator")) is not None:
+            return denied
         try:
             deleted = await asyncio.to_thread(erase_subject, store, tenant=request.query.get("tenant"),
                                               user=request.query.get("user"))

@@ -14,7 +14,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from analytics.migrate import apply_migrations
-from analytics.report_server import report_app
+from analytics.report_server import Authorize, report_app
 from analytics.retention import apply_retention
 from analytics.sink import SinkConfig, TelemetrySink
 from analytics.store import LockedStore, Store
@@ -33,6 +33,7 @@ def serve_sink(
     report_port: int | None = None,
     daily_budgets: dict[str, Decimal] | None = None,
     retention: timedelta | None = None,
+    authorize: Authorize | None = None,
 ) -> int:
     """Blocks until SIGTERM/SIGINT. Returns the number of rows written. Serves reports when report_port is set."""
     store = LockedStore(store)
@@ -51,7 +52,8 @@ def serve_sink(
         task = asyncio.create_task(sink.run())
         runner = None
         if report_port is not None:
-            runner = web.AppRunner(report_app(store, daily_budgets=daily_budgets or {}), access_log=None)
+            app = report_app(store, daily_budgets=daily_budgets or {}, **({"authorize": authorize} if authorize else {}))
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, report_host, report_port).start()
             log.info("reports at http://%s:%d/reports", report_host, report_port)

@@ -137,6 +137,8 @@ def sink() -> None:
     """Run the ClickHouse sink (its own consumer group). Needs KAFKA_BOOTSTRAP_SERVERS."""
     from analytics import SinkConfig, StoreError, open_store
     from analytics.service import serve_sink
+    from streams.auth import ApiKeys
+    from streams.settings import read_secret_env
     from streams.topics import FEEDBACK, TELEMETRY
 
     settings = _settings()
@@ -152,7 +154,8 @@ def sink() -> None:
     serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK)),
                ready_file=settings.hugai_data_dir / "sink.ready", report_host=settings.hugai_http_host,
                report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets),
-               retention=config.security_configuration.data_protection.data_retention)
+               retention=config.security_configuration.data_protection.data_retention,
+               authorize=ApiKeys.from_specs(config.api_keys, read_secret_env).authorizer(open_when_empty=True))
 
 
 def _from_clickhouse(settings: Settings, via_store, via_endpoint):  # noqa: ANN001, ANN202
@@ -191,6 +194,8 @@ def report(
     from analytics.plot import plot_trends
     from analytics.queries import METRICS, TRENDS, UnknownMetric, run_trend
     from analytics.report import rows_from_endpoint, rows_from_store, to_csv, to_json, trend_from_endpoint
+    from streams.auth import key_for_role
+    from streams.settings import read_secret_env
     from streams.units import parse_duration
 
     if output not in ("table", "json", "csv"):
@@ -204,17 +209,18 @@ def report(
         raise _fail(f"--since: {exc}") from None
     names = metrics or list(METRICS)
     budgets = dict(config.cost_controls.daily_budgets)
+    key = key_for_role(config.api_keys, "analyst", read_secret_env)
     try:
         reports = _from_clickhouse(
             settings,
             lambda store: {n: rows_from_store(store, n, start=start, end=end, by=by, daily_budgets=budgets) for n in names},
-            lambda url: {n: rows_from_endpoint(url, n, start=start, end=end, by=by) for n in names},
+            lambda url: {n: rows_from_endpoint(url, n, start=start, end=end, by=by, key=key) for n in names},
         )
         if plot is not None:
             trends = _from_clickhouse(
                 settings,
                 lambda store: {t: run_trend(store, t, start=start, end=end) for t in TRENDS},
-                lambda url: {t: trend_from_endpoint(url, t, start=start, end=end) for t in TRENDS},
+                lambda url: {t: trend_from_endpoint(url, t, start=start, end=end, key=key) for t in TRENDS},
             )
     except (UnknownMetric, ValueError) as exc:
         raise _fail(str(exc.args[0] if isinstance(exc, UnknownMetric) else exc)) from None
@@ -288,6 +294,8 @@ def erase(
     from analytics import StoreError
     from analytics.erase import erase_subject
     from analytics.report import erase_via_endpoint
+    from streams.auth import key_for_role
+    from streams.settings import read_secret_env
 
     if (tenant is None) == (user is None):
         raise _fail("name exactly one subject: --tenant T or --user U")
@@ -296,11 +304,13 @@ def erase(
         if not sys.stdin.isatty():
             raise _fail("erasure cannot be undone: pass --yes to run it without a prompt")
         typer.confirm(f"Delete every per-request row of {subject}? This cannot be undone.", abort=True)
+    settings = _settings()
+    key = key_for_role(_load_config(settings).api_keys, "operator", read_secret_env)
     try:
         deleted = _from_clickhouse(
-            _settings(),
+            settings,
             lambda store: erase_subject(store, tenant=tenant, user=user),
-            lambda url: erase_via_endpoint(url, tenant=tenant, user=user),
+            lambda url: erase_via_endpoint(url, tenant=tenant, user=user, key=key),
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

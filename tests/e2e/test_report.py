@@ -24,9 +24,10 @@ def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(kafka_bootstrap, tmp_path):
-    dev, patch = make_stack(tmp_path, kafka_bootstrap)
+    keys = {"HUGAI_ANALYST_KEY": "analyst-key-77", "HUGAI_OPERATOR_KEY": "operator-key-78"}
+    dev, patch = make_stack(tmp_path, kafka_bootstrap, **keys)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "HUGAI_DATA_DIR": str(tmp_path),
-           "HUGAI_REPORTS_PORT": str(dev.reports_port)}
+           "HUGAI_REPORTS_PORT": str(dev.reports_port), **keys}
     try:
         dev.start()
         run = uuid.uuid4().hex[:8]
@@ -56,6 +57,10 @@ def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(ka
 
         bad = _cli("report", "vibes", env=env)
         assert bad.returncode == 2 and "unknown metric 'vibes'" in bad.stderr
+        wrong_key = _cli("report", "error_rate", env={**env, "HUGAI_ANALYST_KEY": "guess"})
+        assert wrong_key.returncode == 2 and "missing or unknown API key" in wrong_key.stderr
+        no_operator = _cli("erase", "--tenant", "acme", "--yes", env={k: v for k, v in env.items() if k != "HUGAI_OPERATOR_KEY"})
+        assert no_operator.returncode == 2 and "missing or unknown API key" in no_operator.stderr
 
         unconfirmed = _cli("erase", "--tenant", "acme", env=env)
         assert unconfirmed.returncode == 2 and "pass --yes" in unconfirmed.stderr

@@ -18,3 +18,17 @@ def test_every_documented_command_exists(command):
 def test_config_check_reports_the_shipped_config():
     result = CliRunner().invoke(app, ["config", "check"])
     assert result.exit_code == 0 and "15 models, 5 task types" in result.output
+
+
+def test_the_authorizer_enforces_roles_once_any_key_exists():
+    from streams.auth import ApiKeys
+
+    keys = ApiKeys([("analyst", ["analyst"], "k1"), ("operator", ["operator", "caller"], "k2")])
+    check = keys.authorizer(open_when_empty=True)
+    assert check("Bearer k1", "analyst") is None
+    assert check("Bearer k1", "operator") == 403
+    assert check("Bearer nope", "analyst") == 401 and check(None, "analyst") == 401
+    assert check("Bearer k2", "caller") is None
+    assert ApiKeys([]).authorizer(open_when_empty=True)(None, "operator") is None
+    assert ApiKeys([]).authorizer(open_when_empty=False)(None, "operator") == 401
+    assert "k1" not in repr(keys)

@@ -1,0 +1,65 @@
+"""OpenAI chat-completions bodies to our events and back, and our error codes to HTTP statuses."""
+
+import json
+
+import pytest
+
+from streams.events import ErrorInfo, LLMResponse, TokenUsage
+from streams.openai_format import BadChatRequest, completion_body, error_body, status_for, stream_chunks, to_llm_request
+
+MODELS = {"gpt-4-turbo", "claude-3-haiku"}
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize(("body", "header", "task", "preferred", "fallbacks"), [
+    ({"model": "auto", "messages": MESSAGES}, None, "complex_reasoning", None, []),
+    ({"model": "auto", "messages": MESSAGES}, "code_generation", "code_generation", None, []),
+    ({"model": "auto", "messages": MESSAGES, "metadata": {"task_type": "security_review"}}, "code_generation",
+     "security_review", None, []),
+    ({"model": "claude-3-haiku", "messages": MESSAGES}, None, "complex_reasoning", "claude-3-haiku", ["claude-3-haiku"]),
+])
+def test_routing_from_the_openai_body(body, header, task, preferred, fallbacks):
+    request, stream = to_llm_request(body, task_header=header, models=MODELS)
+    assert (request.task_type, request.preferred_model, request.fallback_models, stream) == (task, preferred, fallbacks, False)
+    assert "task_type" not in request.metadata
+
+
+def test_max_completion_tokens_and_stream():
+    request, stream = to_llm_request({"model": "auto", "messages": MESSAGES, "max_completion_tokens": 9, "stream": True},
+                                     task_header=None, models=MODELS)
+    assert request.max_tokens == 9 and stream
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ([], "must be a JSON object"),
+    ({"messages": MESSAGES}, "'model' is required"),
+    ({"model": "gpt-9", "messages": MESSAGES}, "unknown model 'gpt-9'"),
+    ({"model": "auto", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+    ({"model": "auto", "messages": MESSAGES, "metadata": "x"}, "'metadata' must be an object"),
+])
+def test_bad_bodies_say_what_is_wrong(body, message):
+    with pytest.raises(BadChatRequest, match=message):
+        to_llm_request(body, task_header=None, models=MODELS)
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("invalid_request", 400), ("unknown_task_type", 400), ("budget_exceeded", 402), ("rate_limited", 429),
+    ("provider_unavailable", 503), ("provider_timeout", 503), ("authentication_failed", 502), ("timeout", 504),
+    ("internal_error", 500),
+])
+def test_error_codes_map_to_statuses(code, status):
+    assert status_for(code) == status
+    assert error_body(status, "m", code=code)["error"]["code"] == code
+
+
+def test_response_bodies_follow_the_openai_schema():
+    response = LLMResponse(request_id="r1", status="ok", model="m", content="hello", usage=TokenUsage(input_tokens=3, output_tokens=2))
+    body = completion_body(response)
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "hello"}
+    assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    frames = stream_chunks(response, include_usage=True)
+    assert frames[-1] == b"data: [DONE]\n\n"
+    assert json.loads(frames[-2][6:])["usage"]["total_tokens"] == 5
+    assert json.loads(frames[1][6:])["choices"][0]["delta"]["content"] == "hello"
+    failed = LLMResponse(request_id="r2", status="error", error=ErrorInfo(code="timeout", message="x"))
+    assert completion_body(failed)["choices"][0]["message"]["content"] == ""

@@ -32,6 +32,7 @@ TABLE_FOR_EVENT = {
     "route_decided": "routing_decisions",
     "feedback_given": "feedback",
     "key_rotation_due": "security_events",
+    "queue_depth_sampled": "queue_depth",
 }
 # Tables whose rows have one id each: a row whose id is stored already is not inserted again.
 UNIQUE_KEY = {"requests": "request_id", "attempts": "attempt_id", "routing_decisions": "request_id"}

@@ -19,8 +19,10 @@ from streams.settings import Settings
 app = typer.Typer(help="hugai-llm: an event-sourced LLM router on Kafka, Faust and ClickHouse.", no_args_is_help=True)
 kafka_app = typer.Typer(help="The local Apache Kafka broker.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
+dashboards_app = typer.Typer(help="Grafana dashboards and alerts as code.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(config_app, name="config")
+app.add_typer(dashboards_app, name="dashboards")
 
 # Tables stay readable when output goes to a file or CI log (rich assumes 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -332,6 +334,43 @@ def kafka_fetch() -> None:
     except KafkaStartError as exc:
         raise _fail(str(exc), code=1) from None
     console.print(f"Apache Kafka {KAFKA_VERSION}: {len(list(libs.glob('*.jar')))} jars in {libs}", highlight=False)
+
+
+@dashboards_app.command("build")
+def dashboards_build(
+    out: Annotated[Optional[Path], typer.Option(help="Where to write; default dashboards/provisioning.")] = None,
+) -> None:
+    """Write Grafana provisioning: datasource, both dashboards, alert rules, contact point, policy."""
+    from dashboards import build
+    from dashboards.provisioning import DEFAULT_OUT
+
+    settings = _settings()
+    config = _load_config(settings)
+    written = build(dict(config.cost_controls.daily_budgets), out or DEFAULT_OUT,
+                    latency_target_ms=settings.hugai_latency_target_ms)
+    console.print(f"wrote {len(written)} files under {out or DEFAULT_OUT}", highlight=False)
+
+
+@dashboards_app.command("publish")
+def dashboards_publish() -> None:
+    """Push them to GRAFANA_URL with grafana-client; publishing again updates, never duplicates."""
+    from grafana_client.client import GrafanaClientError
+
+    from dashboards.publish import publish
+
+    settings = _settings()
+    if not settings.grafana_url:
+        raise _fail("GRAFANA_URL is not set (e.g. http://admin:admin@127.0.0.1:3000); GRAFANA_TOKEN is optional")
+    config = _load_config(settings)
+    try:
+        counts = publish(settings.grafana_url,
+                         token=settings.grafana_token.get_secret_value() if settings.grafana_token else None,
+                         daily_budgets=dict(config.cost_controls.daily_budgets), clickhouse_host=settings.clickhouse_host,
+                         clickhouse_password=settings.clickhouse_password.get_secret_value(),
+                         webhook_url=settings.hugai_alert_webhook_url, latency_target_ms=settings.hugai_latency_target_ms)
+    except (GrafanaClientError, OSError) as exc:
+        raise _fail(f"Grafana refused or is unreachable: {exc}", code=1) from None
+    console.print("published: " + ", ".join(f"{n} {k}" for k, n in counts.items()), highlight=False)
 
 
 @config_app.command("check")

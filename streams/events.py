@@ -35,6 +35,7 @@ __all__ = [
     "RouteDecided",
     "FeedbackGiven",
     "KeyRotationDue",
+    "QueueDepthSampled",
     "DeadLetter",
     "InvalidRequest",
     "parse_request",
@@ -246,6 +247,17 @@ class KeyRotationDue(_Event):
     source: str
     age_days: float
     max_age_days: float
+
+
+class QueueDepthSampled(_Event):
+    """Calls in flight on one worker for one provider; provider "" carries the cluster's waiting requests."""
+
+    event_type: Literal["queue_depth_sampled"] = "queue_depth_sampled"
+    at: datetime
+    worker: str
+    provider: str
+    in_flight: int = 0
+    waiting: int = 0
 
 
 class DeadLetter(_Event):

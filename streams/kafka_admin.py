@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-__all__ = ["cluster_ready", "ensure_topics"]
+__all__ = ["cluster_ready", "ensure_topics", "group_lag"]
 
 log = logging.getLogger(__name__)
 
@@ -46,4 +47,23 @@ async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int) ->
                 pass  # another process created it between our list and create
             log.info("created topics %s", [t.name for t in missing])
     finally:
+        await admin.close()
+
+
+async def group_lag(bootstrap: str, group: str, topic: str) -> int:
+    """Messages on `topic` that consumer group `group` has not committed yet, over all partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+        if not partitions:
+            await consumer.topics()  # fetch metadata once
+            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+        ends = await consumer.end_offsets(partitions)
+        return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
+    finally:
+        await consumer.stop()
         await admin.close()

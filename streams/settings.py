@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     hugai_aws_secret_id: str | None = Field(default=None, description="AWS Secrets Manager secret with provider keys.")
     aws_endpoint_url: str | None = Field(default=None, description="Another Secrets Manager endpoint (e.g. a local one).")
     hugai_key_refresh_s: float = Field(default=60.0, gt=0, description="How often the AWS secret is re-read.")
+    grafana_url: str | None = Field(default=None, description="A Grafana to publish dashboards and alerts to.")
+    grafana_token: SecretStr | None = None
+    clickhouse_host: str = Field(default="clickhouse", description="The ClickHouse host Grafana's datasource uses.")
+    clickhouse_password: SecretStr = SecretStr("")
+    hugai_alert_webhook_url: str = Field(default="http://127.0.0.1:9/hugai-alerts", description="Where alerts go.")
+    hugai_latency_target_ms: float = Field(default=10_000, gt=0, description="The p95 latency alert's target.")
 
     @property
     def chdb_path(self) -> Path:

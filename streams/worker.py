@@ -17,6 +17,7 @@ from streams.key_upkeep import register_key_upkeep
 from streams.keyring import KeyRing, aws_from_settings
 from streams.kafka_admin import ensure_topics
 from streams.provider_directory import build_directory
+from streams.queue_sampler import register_queue_sampler
 from streams.settings import ProviderCredentials, Settings, read_secret_env
 from streams.topics import CORE_TOPICS, Topics
 
@@ -53,6 +54,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
         if aws_error:
             log.error("provider keys: AWS secret unreadable at start (%s); using environment and files", aws_error)
 
+    register_queue_sampler(app, topics, server, bootstrap=bootstrap, providers=sorted(directory.families()))
     register_key_upkeep(app, topics, keys_for_providers, settings=settings,
                         max_age=config.security_configuration.api_key_management.rotation_frequency)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,6 +57,8 @@ class RequestServer:
         self._environment = environment
         self._clock = clock
         self._log_text = config.security_configuration.data_protection.request_logging == "full"
+        # provider family -> calls under way now, for the queue-depth samples
+        self.in_flight: Counter[str] = Counter()
 
     def warm_up(self) -> list[str]:
         """Load the price catalog now, not under the first requests; return models it has no price for."""
@@ -96,6 +99,7 @@ class RequestServer:
                 request_id=request.request_id,
             )
             attempt_at, call_started = self._clock(), time.perf_counter()
+            self.in_flight[route.spec.provider] += 1
             try:
                 result = await route.provider.infer(call)
             except ProviderError as exc:
@@ -106,6 +110,8 @@ class RequestServer:
                 if isinstance(exc, FatalError):
                     break
                 continue
+            finally:
+                self.in_flight[route.spec.provider] -= 1
             attempts.append(Attempt(model=model, provider=route.spec.provider, status="ok", latency_ms=result.total_ms))
             cost = self._cost(route.spec, result.usage)
             telemetry.append(self._attempt(request, len(attempts), attempt_at, attempts[-1], result.simulated,

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from streams.cli import app
 
-COMMANDS = [["dev"], ["worker"], ["sink"], ["report"], ["feedback"], ["erase"], ["send"], ["kafka", "fetch"], ["config", "check"]]
+COMMANDS = [["dev"], ["worker"], ["sink"], ["report"], ["feedback"], ["erase"], ["send"], ["dashboards", "build"], ["dashboards", "publish"], ["kafka", "fetch"], ["config", "check"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -33,6 +33,7 @@ TABLE_FOR_EVENT = {
     "feedback_given": "feedback",
     "key_rotation_due": "security_events",
     "queue_depth_sampled": "queue_depth",
+    "breaker_changed": "breaker_events",
 }
 # Tables whose rows have one id each: a row whose id is stored already is not inserted again.
 UNIQUE_KEY = {"requests": "request_id", "attempts": "attempt_id", "routing_decisions": "request_id"}

@@ -198,6 +198,13 @@ class ApiKeySpec(_Strict):
         return value
 
 
+class CircuitBreakerSpec(_Strict):
+    """The seed's ModelCircuitBreaker defaults."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    recovery_timeout: Duration = "300s"  # type: ignore[assignment]
+
+
 class HugaiConfig(_Strict):
     """The whole configuration file. The first seven blocks are the seed's."""
 
@@ -214,6 +221,14 @@ class HugaiConfig(_Strict):
     simulated: SimulatedSpec = SimulatedSpec()
     http: HttpSpec = HttpSpec()
     api_keys: list[ApiKeySpec] = []
+    circuit_breaker: CircuitBreakerSpec = CircuitBreakerSpec()
+
+    def retry_action(self) -> FailureAction | None:
+        """fallback_configuration's retry_with_exponential_backoff step, if configured."""
+        for action in self.fallback_configuration.primary_failure_handling:
+            if action.action == "retry_with_exponential_backoff":
+                return action
+        return None
 
     def expand(self, name: str) -> list[str]:
         """A model id, or the ids a group name stands for."""

@@ -36,6 +36,7 @@ __all__ = [
     "FeedbackGiven",
     "KeyRotationDue",
     "QueueDepthSampled",
+    "BreakerChanged",
     "DeadLetter",
     "InvalidRequest",
     "parse_request",
@@ -258,6 +259,17 @@ class QueueDepthSampled(_Event):
     provider: str
     in_flight: int = 0
     waiting: int = 0
+
+
+class BreakerChanged(_Event):
+    """A model's circuit breaker changed state on one worker."""
+
+    event_type: Literal["breaker_changed"] = "breaker_changed"
+    event_id: str
+    at: datetime
+    model: str
+    state: Literal["open", "half_open", "closed"]
+    reason: str
 
 
 class DeadLetter(_Event):

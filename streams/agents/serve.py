@@ -12,7 +12,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers import ChatRequest, FatalError, Message, PriceOverride, ProviderError, UnknownPrice, Usage, cost_usd
+from providers import (
+    ChatRequest,
+    ChatResult,
+    FatalError,
+    Message,
+    PriceOverride,
+    ProviderError,
+    UnknownPrice,
+    Usage,
+    cost_usd,
+)
 from streams.config import ModelSpec
 from streams.config import HugaiConfig
 from streams.events import (
@@ -27,10 +37,13 @@ from streams.events import (
     TokenUsage,
     utcnow,
 )
-from streams.provider_directory import ProviderDirectory
+from streams.agents.resilience import BreakerRefused, ResilientCaller
+from streams.provider_directory import ProviderDirectory, Route
+from streams.routing.backoff import BackoffPolicy
+from streams.routing.breaker import BreakerPolicy
 from streams.routing import RoutingError, plan_route
 
-__all__ = ["RequestServer", "Served"]
+__all__ = ["RequestServer", "Served", "resilient_caller"]
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +64,13 @@ class RequestServer:
         directory: ProviderDirectory,
         environment: str,
         clock: Callable[[], datetime] = utcnow,
+        caller: ResilientCaller | None = None,
     ):
         self._config = config
         self._directory = directory
         self._environment = environment
         self._clock = clock
+        self._caller = caller or resilient_caller(config)
         self._log_text = config.security_configuration.data_protection.request_logging == "full"
         # provider family -> calls under way now, for the queue-depth samples
         self.in_flight: Counter[str] = Counter()
@@ -86,6 +101,7 @@ class RequestServer:
 
         telemetry: list = []
         attempts: list[Attempt] = []
+        excluded: dict[str, str] = {}
         last_error: ProviderError | None = None
         response: LLMResponse | None = None
         messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
@@ -98,24 +114,35 @@ class RequestServer:
                 temperature=request.temperature,
                 request_id=request.request_id,
             )
-            attempt_at, call_started = self._clock(), time.perf_counter()
-            self.in_flight[route.spec.provider] += 1
+
+            def record(result: ChatResult | None, error: ProviderError | None, latency_ms: float,
+                       model: str = model, route: Route = route) -> None:
+                status = "ok" if result is not None else "error"
+                attempts.append(Attempt(model=model, provider=route.spec.provider, status=status,
+                                        latency_ms=round(latency_ms, 3), error_code=error.code if error else None))
+                cost = self._cost(route.spec, result.usage) if result is not None else 0.0
+                telemetry.append(self._attempt(
+                    request, len(attempts), self._clock(), attempts[-1], result.simulated if result else route.simulated,
+                    ttft_ms=result.ttft_ms if result else None, usage=result.usage if result else None, cost=cost))
+
+            async def invoke(route: Route = route, call: ChatRequest = call) -> ChatResult:
+                self.in_flight[route.spec.provider] += 1
+                try:
+                    return await route.provider.infer(call)
+                finally:
+                    self.in_flight[route.spec.provider] -= 1
+
             try:
-                result = await route.provider.infer(call)
+                result = await self._caller.call(model, invoke, record=record, events=telemetry)
+            except BreakerRefused:
+                excluded[model] = "circuit breaker open"
+                continue
             except ProviderError as exc:
                 last_error = exc
-                attempts.append(Attempt(model=model, provider=route.spec.provider, status="error",
-                                        latency_ms=_ms_since(call_started), error_code=exc.code))
-                telemetry.append(self._attempt(request, len(attempts), attempt_at, attempts[-1], route.simulated))
                 if isinstance(exc, FatalError):
                     break
                 continue
-            finally:
-                self.in_flight[route.spec.provider] -= 1
-            attempts.append(Attempt(model=model, provider=route.spec.provider, status="ok", latency_ms=result.total_ms))
             cost = self._cost(route.spec, result.usage)
-            telemetry.append(self._attempt(request, len(attempts), attempt_at, attempts[-1], result.simulated,
-                                           ttft_ms=result.ttft_ms, usage=result.usage, cost=cost))
             response = LLMResponse(
                 request_id=request.request_id,
                 status="ok",
@@ -132,11 +159,13 @@ class RequestServer:
             break
 
         if response is None:
-            assert last_error is not None  # every plan has at least one candidate
+            error = (ErrorInfo(code=last_error.code, message=last_error.message) if last_error is not None else
+                     ErrorInfo(code="no_model_available",
+                               message="every candidate is unavailable: " + "; ".join(f"{m}: {r}" for m, r in excluded.items())))
             response = LLMResponse(
                 request_id=request.request_id,
                 status="error",
-                error=ErrorInfo(code=last_error.code, message=last_error.message),
+                error=error,
                 latency_ms=Latency(total=_ms_since(started)),
                 attempts=attempts,
                 simulated=any(self._directory.route(a.model).simulated for a in attempts),
@@ -146,7 +175,7 @@ class RequestServer:
         telemetry.append(RouteDecided(
             request_id=request.request_id, decided_at=response.responded_at, environment=self._environment,
             task_type=request.task_type, agent_context=request.agent_context or "", reason=decision.reason,
-            candidates=list(decision.candidates), chosen_model=response.model or "", **meta,
+            candidates=list(decision.candidates), chosen_model=response.model or "", excluded=excluded, **meta,
         ))
         telemetry.append(self._record(request, response))
         return Served(response, telemetry)
@@ -207,6 +236,19 @@ class RequestServer:
             **self._who(request),
             **text,
         )
+
+
+def resilient_caller(config: HugaiConfig) -> ResilientCaller:
+    """Retries and breakers as the config says: retry_with_exponential_backoff and circuit_breaker."""
+    retry = config.retry_action()
+    backoff = BackoffPolicy(
+        max_attempts=(retry.max_attempts or 1) if retry else 1,
+        initial_delay_s=retry.initial_delay.total_seconds() if retry and retry.initial_delay else 1.0,
+        max_delay_s=retry.max_delay.total_seconds() if retry and retry.max_delay else 60.0,
+    )
+    breaker = BreakerPolicy(failure_threshold=config.circuit_breaker.failure_threshold,
+                            recovery_timeout_s=config.circuit_breaker.recovery_timeout.total_seconds())
+    return ResilientCaller(backoff=backoff, breaker=breaker)
 
 
 def _ms_since(started: float) -> float:

@@ -1,4 +1,4 @@
-"""RequestServer without a broker: candidates are tried in order, and attempts are recorded."""
+"""RequestServer without a broker: retries on the seed's schedule, fallbacks in order, breakers per model."""
 
 from __future__ import annotations
 
@@ -6,45 +6,107 @@ import httpx
 
 from providers import OpenAIProvider
 from streams.agents import RequestServer
+from streams.agents.resilience import ResilientCaller
 from streams.config import load_config
 from streams.events import LLMRequest
 from streams.provider_directory import Route, build_directory
+from streams.routing.backoff import BackoffPolicy
+from streams.routing.breaker import BreakerPolicy
 from streams.settings import ProviderCredentials
 from tests.support.provider_server import ProviderServer
 
 
-async def test_a_failing_primary_falls_back_and_a_fatal_error_stops_the_chain():
-    config = load_config()
+class Clock:
+    def __init__(self) -> None:
+        self.now, self.slept = 0.0, []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _point(directory, model: str, api_model: str) -> None:  # noqa: ANN001
+    """Send `model`'s calls to a test-server behaviour (error-500, bad-key, ...) or back to its own id."""
+    route = directory.route(model)
+    directory._routes[model] = Route(model, route.spec.model_copy(update={"api_model": api_model}), route.provider)
+
+
+async def test_a_failing_primary_is_retried_on_schedule_then_falls_back_and_a_fatal_error_stops_the_chain():
+    config, clock = load_config(), Clock()
+    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=3, initial_delay_s=1, max_delay_s=60),
+                             breaker=BreakerPolicy(failure_threshold=5), monotonic=lambda: clock.now,
+                             sleep=clock.sleep, jitter=lambda: 0.0)
     with ProviderServer() as server:
         async with httpx.AsyncClient() as client:
             directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
-            # Point the primary at a model name the test server fails with a 500.
-            primary = directory.route("gpt-4-turbo")
-            directory._routes["gpt-4-turbo"] = Route("gpt-4-turbo", primary.spec.model_copy(update={"api_model": "error-500"}), primary.provider)
-            serve = RequestServer(config=config, directory=directory, environment="test").serve
+            _point(directory, "gpt-4-turbo", "error-500")
+            serve = RequestServer(config=config, directory=directory, environment="test", caller=caller).serve
             served = await serve(LLMRequest(request_id="fb", task_type="code_generation", prompt="x"))
             response, record = served.response, served.telemetry[-1]
             assert response.status == "ok" and response.model == "claude-3-5-sonnet"
             assert [(a.model, a.status, a.error_code) for a in response.attempts] == [
-                ("gpt-4-turbo", "error", "provider_unavailable"), ("claude-3-5-sonnet", "ok", None)]
-            assert record.fallback_used and record.attempts == 2
+                ("gpt-4-turbo", "error", "provider_unavailable")] * 3 + [("claude-3-5-sonnet", "ok", None)]
+            assert clock.slept == [0.5, 1.0], "1 s doubling, with the jitter at its floor of one half"
+            assert record.fallback_used and record.attempts == 4
             attempts = [e for e in served.telemetry if e.event_type == "attempt_completed"]
-            assert [(a.attempt_id, a.status, a.error_code) for a in attempts] == [
-                ("fb:1", "error", "provider_unavailable"), ("fb:2", "ok", "")]
-            assert attempts[1].cost_usd == response.cost_usd > 0 and attempts[0].cost_usd == 0
+            assert [a.attempt_id for a in attempts] == ["fb:1", "fb:2", "fb:3", "fb:4"]
+            assert attempts[3].cost_usd == response.cost_usd > 0 and attempts[0].cost_usd == 0
             decision = next(e for e in served.telemetry if e.event_type == "route_decided")
             assert decision.candidates == ["gpt-4-turbo", "claude-3-5-sonnet", "codellama-70b"]
             assert decision.chosen_model == "claude-3-5-sonnet" and decision.reason == "routing_strategy"
             assert record.prompt_text is None, "metadata_only by default"
 
-            bad_key = directory.route("gpt-4")
-            directory._routes["gpt-4"] = Route("gpt-4", bad_key.spec.model_copy(update={"api_model": "bad-key"}), bad_key.provider)
+            _point(directory, "gpt-4", "bad-key")
             served = await serve(LLMRequest(request_id="fatal", task_type="code_generation", prompt="x",
                                             preferred_model="gpt-4", fallback_models=["gpt-3.5-turbo"]))
-            response, record = served.response, served.telemetry[-1]
-    assert response.status == "error" and response.error.code == "authentication_failed"
-    assert [a.model for a in response.attempts] == ["gpt-4"], "a fatal error is not passed down the chain"
-    assert not record.fallback_used
+    assert served.response.status == "error" and served.response.error.code == "authentication_failed"
+    assert [a.model for a in served.response.attempts] == ["gpt-4"], "a fatal error is neither retried nor passed on"
+
+
+async def test_the_breaker_opens_on_repeated_failures_excludes_the_model_and_one_probe_closes_it():
+    config, clock = load_config(), Clock()
+    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=1), breaker=BreakerPolicy(failure_threshold=2,
+                             recovery_timeout_s=300), monotonic=lambda: clock.now, sleep=clock.sleep)
+    with ProviderServer() as server:
+        async with httpx.AsyncClient() as client:
+            directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
+            serve = RequestServer(config=config, directory=directory, environment="test", caller=caller).serve
+            _point(directory, "gpt-4-turbo", "error-500")
+            first = await serve(LLMRequest(request_id="b1", task_type="code_generation", prompt="x"))
+            second = await serve(LLMRequest(request_id="b2", task_type="code_generation", prompt="x"))
+            opened = [e for e in second.telemetry if e.event_type == "breaker_changed"]
+            assert [(e.model, e.state) for e in opened] == [("gpt-4-turbo", "open")]
+            assert not [e for e in first.telemetry if e.event_type == "breaker_changed"]
+
+            calls_before = len(server.calls)
+            third = await serve(LLMRequest(request_id="b3", task_type="code_generation", prompt="x"))
+            assert third.response.model == "claude-3-5-sonnet" and [a.model for a in third.response.attempts] == [
+                "claude-3-5-sonnet"], "an open breaker sends no call to its model"
+            assert len(server.calls) == calls_before
+            decision = next(e for e in third.telemetry if e.event_type == "route_decided")
+            assert decision.excluded == {"gpt-4-turbo": "circuit breaker open"}
+
+            _point(directory, "gpt-4-turbo", "gpt-4-turbo")  # the provider recovers
+            clock.now += 300
+            fourth = await serve(LLMRequest(request_id="b4", task_type="code_generation", prompt="x"))
+    assert fourth.response.model == "gpt-4-turbo"
+    assert [(e.state) for e in fourth.telemetry if e.event_type == "breaker_changed"] == ["half_open", "closed"]
+
+
+async def test_when_every_candidate_is_refused_the_answer_says_so():
+    config, clock = load_config(), Clock()
+    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=1), breaker=BreakerPolicy(failure_threshold=1),
+                             monotonic=lambda: clock.now, sleep=clock.sleep)
+    with ProviderServer() as server:
+        async with httpx.AsyncClient() as client:
+            directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
+            serve = RequestServer(config=config, directory=directory, environment="test", caller=caller).serve
+            _point(directory, "gpt-4", "error-500")
+            await serve(LLMRequest(request_id="x1", task_type="t", prompt="x", preferred_model="gpt-4", fallback_models=["gpt-4"]))
+            refused = await serve(LLMRequest(request_id="x2", task_type="t", prompt="x", preferred_model="gpt-4",
+                                             fallback_models=["gpt-4"]))
+    assert refused.response.error.code == "no_model_available"
+    assert "gpt-4: circuit breaker open" in refused.response.error.message and refused.response.attempts == []
 
 
 def test_families_without_a_key_are_simulated_and_say_so():

@@ -43,7 +43,8 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # validate_default: defaults such as "300s" go through the same parsers as the file's values.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 class RouteRule(_Strict):

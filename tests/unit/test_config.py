@@ -132,3 +132,23 @@ def test_config_check_lists_the_controls_each_requirement_turns_on():
     assert "GDPR_data_protection:" in out and "hugai-llm erase --tenant/--user" in out
     assert "[analytics/erase.py]" in out
     assert "HIPAA_privacy_safeguards:" in out and "request_logging must be metadata_only" in out
+
+
+def test_blocks_left_out_get_parsed_defaults():
+    raw = copy.deepcopy(SEED)
+    raw.pop("http", None)
+    raw.pop("circuit_breaker", None)
+    config = parse_config(raw)
+    assert config.circuit_breaker.failure_threshold == 5
+    assert config.circuit_breaker.recovery_timeout == timedelta(seconds=300)
+    assert (config.http.connect_timeout, config.http.read_timeout) == (timedelta(seconds=5), timedelta(seconds=60))
+    retry = config.retry_action()
+    assert (retry.max_attempts, retry.initial_delay, retry.max_delay) == (3, timedelta(seconds=1), timedelta(seconds=60))
+
+
+def test_the_router_builds_its_retries_and_breakers_from_the_config():
+    from streams.agents.serve import resilient_caller
+
+    caller = resilient_caller(load_config())
+    assert caller._backoff.max_attempts == 3 and caller._backoff.initial_delay_s == 1.0
+    assert caller._policy.failure_threshold == 5 and caller._policy.recovery_timeout_s == 300.0

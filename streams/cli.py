@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import signal
 import sys
@@ -392,6 +393,8 @@ def config_check(path: Annotated[Optional[Path], typer.Argument(help="Config fil
 
 
 def main() -> None:
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: for diagnosing a process that hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     app()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from streams.kafka_admin import ensure_topics
 from streams.localkafka import LocalKafka
-from streams.processes import terminate
+from streams.processes import die_with_parent, terminate
 from streams.settings import Settings
 from streams.topics import CORE_TOPICS
 
@@ -92,7 +92,7 @@ class DevStack:
         log = open(self.log_dir / f"{role}.log", "ab")
         self.children[role] = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", role], env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         log.close()
 

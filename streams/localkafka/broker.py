@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.processes import terminate
+from streams.processes import die_with_parent, terminate
 
 __all__ = ["KAFKA_VERSION", "KafkaStartError", "LocalKafka", "fetch_jars", "free_port"]
 
@@ -119,7 +119,7 @@ class LocalKafka:
         self._process = subprocess.Popen(
             [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
              *self._jvm_flags(), "-cp", classpath, _MAIN_CLASS, str(properties)],
-            stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
         )
         stdout.close()
         self._wait_ready(timeout)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,31 @@ def _env(tmp_path) -> dict[str, str]:  # noqa: ANN001
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "KAFKA_BOOTSTRAP_SERVERS"}
     env["HUGAI_DATA_DIR"] = str(tmp_path / "data")
     return env
+
+
+def _start_dev(tmp_path, *ports: int) -> tuple[subprocess.Popen, "Path"]:  # noqa: ANN001
+    """`hugai-llm dev` with its output in a file (a pipe nobody reads could fill and block it), once ready."""
+    kafka_port, http_port, reports_port = ports
+    out = tmp_path / "dev.out"
+    with open(out, "w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "dev", "--kafka-port", str(kafka_port), "--http-port", str(http_port),
+             "--reports-port", str(reports_port)],
+            env=_env(tmp_path), stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and "hugai-llm ready" not in out.read_text():
+        assert process.poll() is None, f"dev exited before it was ready:\n{out.read_text()}"
+        time.sleep(0.2)
+    assert "hugai-llm ready" in out.read_text(), out.read_text()
+    return process, out
+
+
+def _stacks(process: subprocess.Popen, out) -> str:  # noqa: ANN001
+    """What a hung dev is doing: it dumps its threads' stacks on SIGUSR1."""
+    process.send_signal(signal.SIGUSR1)
+    time.sleep(1)
+    return out.read_text()
 
 
 def _listening(port: int) -> bool:
@@ -49,23 +75,32 @@ def test_dev_demo_once_runs_the_seed_task_types_on_the_simulated_provider_and_ex
 
 
 def test_dev_stops_everything_on_sigterm(tmp_path):
-    kafka_port, http_port, reports_port = free_port(), free_port(), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "dev", "--kafka-port", str(kafka_port), "--http-port", str(http_port),
-         "--reports-port", str(reports_port)],
-        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    ports = free_port(), free_port(), free_port()
+    process, out = _start_dev(tmp_path, *ports)
     try:
-        deadline = time.monotonic() + 180
-        line = ""
-        while time.monotonic() < deadline and not line.startswith("hugai-llm ready"):
-            line = process.stdout.readline()
-            assert line or process.poll() is None, "dev exited before it was ready"
-        assert line.startswith("hugai-llm ready")
-        assert _listening(kafka_port) and _listening(http_port) and _listening(reports_port)
+        assert all(map(_listening, ports))
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=120) == 0
+        try:
+            assert process.wait(timeout=120) == 0, out.read_text()
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"dev did not stop within 120 s of SIGTERM; its output and stacks:\n{_stacks(process, out)}")
     finally:
         if process.poll() is None:
             process.kill()
-    assert not _listening(kafka_port) and not _listening(http_port) and not _listening(reports_port)
+    assert not any(map(_listening, ports))
+
+
+def test_a_killed_dev_leaves_nothing_behind(tmp_path):
+    ports = free_port(), free_port(), free_port()
+    process, _ = _start_dev(tmp_path, *ports)
+    try:
+        assert all(map(_listening, ports))
+        process.kill()  # kill -9: no chance to stop its children
+        process.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(map(_listening, ports)):
+            time.sleep(0.5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not any(map(_listening, ports)), "the broker, worker and sink die with dev"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -20,7 +21,6 @@ from dashboards import alert_rules, build, dashboards, expand, realtime_panels, 
 from dashboards.provisioning import DATASOURCE_UID, DEFAULT_OUT
 
 BUDGETS = {"openai": Decimal(500), "anthropic": Decimal(300)}
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def _iso(moment: datetime) -> str:
@@ -45,7 +45,9 @@ def _feedback(rid: str, rating: int, at: datetime) -> dict:
 
 
 def _seed(store: ChdbStore, *, troubled: bool) -> None:
-    """Recent traffic; with troubled=True, every alert's trigger is in it."""
+    """Recent traffic; with troubled=True, every alert's trigger is in it. Times are taken now, at seeding:
+    the alerts look back 5 to 10 minutes from the moment they run."""
+    NOW = datetime.now(timezone.utc).replace(microsecond=0)  # noqa: N806
     recent = NOW - timedelta(minutes=2)
     spend = {"openai": 450.0 if troubled else 5.0, "anthropic": 350.0 if troubled else 3.0}
     latency = 20_000.0 if troubled else 500.0
@@ -76,14 +78,15 @@ class SeededStore:
     """One chdb store (a process may open only one embedded path at a time), reseeded on demand."""
 
     def __init__(self, store: ChdbStore):
-        self.store, self.state = store, None
+        self.store, self.state, self.seeded_at = store, None, 0.0
 
     def as_(self, *, troubled: bool) -> ChdbStore:
-        if self.state != troubled:
+        # Reseed when the data is older than a minute too: the alert windows move with the clock.
+        if self.state != troubled or time.monotonic() - self.seeded_at > 60:
             for table in SEEDED_TABLES:
                 self.store.command(f"TRUNCATE TABLE {table}")
             _seed(self.store, troubled=troubled)
-            self.state = troubled
+            self.state, self.seeded_at = troubled, time.monotonic()
         return self.store
 
 
@@ -101,7 +104,8 @@ def troubled(seeded):
 
 
 def _run(store: ChdbStore, sql: str) -> list[dict]:
-    return store.query(expand(sql, start=NOW - timedelta(hours=1), end=NOW + timedelta(minutes=1), interval_s=60))
+    now = datetime.now(timezone.utc)
+    return store.query(expand(sql, start=now - timedelta(hours=1), end=now + timedelta(minutes=1), interval_s=60))
 
 
 @pytest.mark.parametrize("panel", realtime_panels(BUDGETS) + trend_panels(), ids=lambda p: p.title)

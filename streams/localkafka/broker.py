@@ -108,9 +108,9 @@ class LocalKafka:
         properties = self._write_properties()
         classpath = f"{libs}/*"
         if not (self.data_dir / "logs" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
-                [java, "-cp", classpath, *self._jvm_flags(), _STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(properties)],
+                [java, "-cp", classpath, *self._jvm_flags(), _STORAGE_TOOL, "format",
+                 f"--cluster-id={new_cluster_id()}", f"--config={properties}"],
                 capture_output=True, text=True,
             )
             if fmt.returncode != 0:
@@ -191,6 +191,15 @@ class LocalKafka:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64. Like Kafka's own, never starting with '-',
+    which a command line would read as an option (1 id in 64 otherwise)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _port_open(port: int) -> bool:

@@ -32,3 +32,13 @@ def test_duration(text, expected):
 def test_bad_duration_is_refused(bad):
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash():
+    import base64
+
+    from streams.localkafka.broker import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(5000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids[:50])

@@ -105,7 +105,11 @@ class RequestServer:
         last_error: ProviderError | None = None
         response: LLMResponse | None = None
         messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
-        for model in decision.candidates:
+        degraded = False
+        # The degrade tail is reached only when every candidate failed retryably or was refused
+        # (success and fatal errors leave the loop): degrade_gracefully.
+        for model in decision.candidates + decision.degrade:
+            degraded = degraded or model in decision.degrade
             route = self._directory.route(model)
             call = ChatRequest(
                 model=route.spec.api_model,
@@ -174,7 +178,8 @@ class RequestServer:
         meta = self._who(request)
         telemetry.append(RouteDecided(
             request_id=request.request_id, decided_at=response.responded_at, environment=self._environment,
-            task_type=request.task_type, agent_context=request.agent_context or "", reason=decision.reason,
+            task_type=request.task_type, agent_context=request.agent_context or "",
+            reason="degraded" if degraded and response.status == "ok" else decision.reason,
             candidates=list(decision.candidates), chosen_model=response.model or "", excluded=excluded, **meta,
         ))
         telemetry.append(self._record(request, response))

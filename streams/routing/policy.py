@@ -5,6 +5,11 @@ Precedence, highest first:
   2. agent_model_mapping[agent_context].primary (then the task's fallbacks)
   3. routing_strategy[task_type]: primary, then fallback
 Group names such as "local-models" expand to their members.
+
+Then degradation (fallback_configuration's degrade_gracefully): when every candidate is
+unavailable, the models of cascading_fallback_chain, tier by tier, that were not candidates.
+A request that names its own preferred_model and fallback_models is not degraded: it asked
+for exactly those.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class RoutingError(ValueError):
 class RouteDecision:
     candidates: tuple[str, ...]
     reason: str  # "preferred_model" | "agent_model_mapping" | "routing_strategy"
+    degrade: tuple[str, ...] = ()  # tried, in order, only when every candidate is unavailable
 
     @property
     def primary(self) -> str:
@@ -58,4 +64,21 @@ def plan_route(config: HugaiConfig, request: LLMRequest) -> RouteDecision:
         for model in config.expand(name):
             if model not in candidates:
                 candidates.append(model)
-    return RouteDecision(candidates=tuple(candidates), reason=reason)
+    pinned = request.preferred_model is not None and bool(request.fallback_models)
+    return RouteDecision(candidates=tuple(candidates), reason=reason,
+                         degrade=() if pinned or not _degrades(config) else _degradation(config, candidates))
+
+
+def _degrades(config: HugaiConfig) -> bool:
+    return any(a.action == "degrade_gracefully" for a in config.fallback_configuration.primary_failure_handling)
+
+
+def _degradation(config: HugaiConfig, candidates: list[str]) -> tuple[str, ...]:
+    chain = config.fallback_configuration.cascading_fallback_chain
+    tail: list[str] = []
+    for tier in sorted(chain, key=lambda name: int(name.removeprefix("tier_"))):
+        for name in chain[tier]:
+            for model in config.expand(name):
+                if model not in candidates and model not in tail:
+                    tail.append(model)
+    return tuple(tail)

@@ -117,3 +117,21 @@ def test_families_without_a_key_are_simulated_and_say_so():
     assert families["anthropic"] == families["google"] == families["cohere"] == families["local"] == "simulated"
     assert directory.route("claude-3-haiku").simulated and not directory.route("gpt-4").simulated
     assert isinstance(directory.route("gpt-4").provider, OpenAIProvider)
+
+
+async def test_when_every_candidate_fails_it_degrades_down_the_tiers():
+    config, clock = load_config(), Clock()
+    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=1), breaker=BreakerPolicy(), monotonic=lambda: clock.now,
+                             sleep=clock.sleep)
+    with ProviderServer() as server:
+        async with httpx.AsyncClient() as client:
+            directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
+            _point(directory, "gpt-4-turbo", "error-500")  # the OpenAI-format server fails it
+            _point(directory, "claude-3-5-sonnet", "error-claude")  # the simulated provider fails "error" names
+            _point(directory, "codellama-70b", "error-codellama")
+            served = await RequestServer(config=config, directory=directory, environment="test", caller=caller).serve(
+                LLMRequest(request_id="deg", task_type="code_generation", prompt="x"))
+    assert served.response.status == "ok" and served.response.model == "gpt-4", "tier 2's first model"
+    assert [a.model for a in served.response.attempts] == ["gpt-4-turbo", "claude-3-5-sonnet", "codellama-70b", "gpt-4"]
+    decision = next(e for e in served.telemetry if e.event_type == "route_decided")
+    assert decision.reason == "degraded" and decision.chosen_model == "gpt-4"

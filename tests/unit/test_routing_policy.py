@@ -47,3 +47,16 @@ def test_an_unknown_model_in_the_request_is_refused():
     with pytest.raises(RoutingError) as caught:
         plan_route(CONFIG, _request(preferred_model="gpt-9"))
     assert caught.value.code == "unknown_model" and "'gpt-9'" in caught.value.message
+
+
+def test_degradation_walks_the_tiers_past_the_candidates():
+    decision = plan_route(CONFIG, _request())
+    assert decision.degrade == ("gpt-4", "claude-3-opus", "gemini-pro", "gpt-3.5-turbo", "claude-3-haiku",
+                                "llama-2", "mistral", "local-security-model")
+
+
+def test_a_request_that_names_its_models_is_not_degraded():
+    pinned = plan_route(CONFIG, _request(preferred_model="gpt-4", fallback_models=["gpt-4"]))
+    assert pinned.candidates == ("gpt-4",) and pinned.degrade == ()
+    preferred_only = plan_route(CONFIG, _request(preferred_model="gpt-4"))
+    assert preferred_only.degrade, "a preferred model alone still falls back and degrades"

@@ -53,6 +53,9 @@ class SinkConfig:
     max_batch_age_s: float = 0.5
     retry_delay_s: float = 1.0
     max_retry_delay_s: float = 30.0
+    # On stop, keep reading what is already on the topics for up to this long, so a clean stop
+    # leaves nothing published unwritten.
+    drain_s: float = 10.0
 
 
 class TelemetrySink:
@@ -88,8 +91,14 @@ class TelemetrySink:
         offsets: dict[TopicPartition, int] = {}
         started = time.monotonic()
         pending = 0
-        while not self._stopping.is_set():
-            fetched = await consumer.getmany(timeout_ms=100, max_records=self._config.max_batch_rows)
+        drain_until: float | None = None
+        while True:
+            if self._stopping.is_set() and drain_until is None:
+                drain_until = time.monotonic() + self._config.drain_s
+            fetched = await consumer.getmany(timeout_ms=100 if drain_until is None else 300,
+                                             max_records=self._config.max_batch_rows)
+            if drain_until is not None and not fetched:
+                break
             for tp, messages in fetched.items():
                 for message in messages:
                     table, row = self._decode(message.value, tp, message.offset)
@@ -99,7 +108,7 @@ class TelemetrySink:
                     offsets[tp] = message.offset + 1
             full = pending >= self._config.max_batch_rows
             old = time.monotonic() - started >= self._config.max_batch_age_s
-            if offsets and (full or old or self._stopping.is_set()):
+            if offsets and (full or old):
                 await self._write(batch)
                 await consumer.commit(offsets)
                 if self._on_flush:
@@ -108,6 +117,8 @@ class TelemetrySink:
                 started = time.monotonic()
             elif not offsets:
                 started = time.monotonic()
+            if drain_until is not None and time.monotonic() > drain_until:
+                break
         if offsets:
             await self._write(batch)
             await consumer.commit(offsets)

@@ -43,7 +43,11 @@ def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(ka
             done = _cli("feedback", request.request_id, "--rating", str(rating), "--success", env=env)
             assert done.returncode == 0, done.stderr
         deadline, rows = time.monotonic() + 30, []
-        while time.monotonic() < deadline and not rows:
+        # Both feedback events, and the four attempts, must have reached ClickHouse: they travel on
+        # different partitions and topics, so they arrive in no fixed order.
+        report = {"error_rate": []}
+        while time.monotonic() < deadline and not (rows and rows[0]["judged"] == 2 and report["error_rate"]
+                                                   and report["error_rate"][0]["attempts"] == 4):
             done = _cli("report", "human_satisfaction_rating", "error_rate", "--since", "1h", "--format", "json", env=env)
             assert done.returncode == 0, done.stderr
             report = json.loads(done.stdout)

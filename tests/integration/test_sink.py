@@ -113,3 +113,21 @@ async def test_a_store_outage_loses_nothing(kafka_bootstrap, tmp_path):
         assert (totals["requests"], totals["attempts"]) == (30, 30)
     finally:
         store.close()
+
+
+async def test_a_stopped_sink_first_writes_what_is_already_published(kafka_bootstrap, tmp_path):
+    run = uuid.uuid4().hex[:8]
+    topic = f"telemetry-{run}"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=2)
+    await produce(kafka_bootstrap, topic, _events(run, 40))
+    store = ChdbStore(tmp_path / "ch")
+    apply_migrations(store)
+    try:
+        sink = TelemetrySink(SinkConfig(bootstrap=kafka_bootstrap, topics=(topic,), group_id=f"g-{run}"), store)
+        task = asyncio.create_task(sink.run())
+        sink.stop()  # before it has read anything
+        await asyncio.wait_for(task, timeout=60)
+        totals = _totals(store, run)
+        assert (totals["requests"], totals["attempts"]) == (40, 40)
+    finally:
+        store.close()

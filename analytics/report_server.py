@@ -51,50 +51,44 @@ def report_app(store: Store, *, daily_budgets: dict[str, Decimal], authorize: Au
             return denied
         return web.json_response({"metrics": {name: m.description for name, m in METRICS.items()}})
 
-    async def report(request: web.Request) -> web.Response:
-        if (denied := refused(request, "analyst")) is not None:
+    async def answer(request: web.Request, role: str, work: Callable[[], object],
+                     body: Callable[[object], dict]) -> web.Response:
+        """Check the role, run `work` off the event loop, map our errors to statuses, wrap the result in `body`."""
+        if (denied := refused(request, role)) is not None:
             return denied
-        now = datetime.now(timezone.utc)
         try:
-            start = parse_time(request.query.get("start"), now - timedelta(days=1))
-            end = parse_time(request.query.get("end"), now)
-            rows = await asyncio.to_thread(run_metric, store, request.match_info["name"], start=start, end=end,
-                                           by=request.query.get("by", "model"), daily_budgets=daily_budgets)
+            result = await asyncio.to_thread(work)
         except UnknownMetric as exc:
             return web.json_response({"error": str(exc.args[0])}, status=404)
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         except StoreError as exc:
             return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
-        return web.json_response({"metric": request.match_info["name"], "rows": rows})
+        return web.json_response(body(result))
+
+    def window(request: web.Request, default: timedelta) -> tuple[datetime, datetime]:
+        now = datetime.now(timezone.utc)
+        return parse_time(request.query.get("start"), now - default), parse_time(request.query.get("end"), now)
+
+    async def report(request: web.Request) -> web.Response:
+        def work() -> list[dict]:
+            start, end = window(request, timedelta(days=1))
+            return run_metric(store, request.match_info["name"], start=start, end=end,
+                              by=request.query.get("by", "model"), daily_budgets=daily_budgets)
+
+        return await answer(request, "analyst", work, lambda rows: {"metric": request.match_info["name"], "rows": rows})
 
     async def trend(request: web.Request) -> web.Response:
-        if (denied := refused(request, "analyst")) is not None:
-            return denied
-        now = datetime.now(timezone.utc)
-        try:
-            start = parse_time(request.query.get("start"), now - timedelta(days=7))
-            end = parse_time(request.query.get("end"), now)
-            rows = await asyncio.to_thread(run_trend, store, request.match_info["name"], start=start, end=end)
-        except UnknownMetric as exc:
-            return web.json_response({"error": str(exc.args[0])}, status=404)
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except StoreError as exc:
-            return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
-        return web.json_response({"trend": request.match_info["name"], "rows": rows})
+        def work() -> list[dict]:
+            start, end = window(request, timedelta(days=7))
+            return run_trend(store, request.match_info["name"], start=start, end=end)
+
+        return await answer(request, "analyst", work, lambda rows: {"trend": request.match_info["name"], "rows": rows})
 
     async def erase(request: web.Request) -> web.Response:
-        if (denied := refused(request, "operator")) is not None:
-            return denied
-        try:
-            deleted = await asyncio.to_thread(erase_subject, store, tenant=request.query.get("tenant"),
-                                              user=request.query.get("user"))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        except StoreError as exc:
-            return web.json_response({"error": f"ClickHouse: {exc}"}, status=503)
-        return web.json_response({"deleted": deleted})
+        return await answer(request, "operator",
+                            lambda: erase_subject(store, tenant=request.query.get("tenant"), user=request.query.get("user")),
+                            lambda deleted: {"deleted": deleted})
 
     app = web.Application()
     app.router.add_get("/reports", index)

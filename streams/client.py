@@ -31,14 +31,13 @@ from rich.progress import Progress
 
 from streams.events import ErrorInfo, LLMRequest, LLMResponse, PerformanceRequirements
 from streams.reply_client import ReplyClient
+from streams.routing import DEFAULT_TASK_TYPE
 from streams.reply_client import ResponseTimeout as _ReplyTimeout
 from streams.settings import Settings
 
 __all__ = ["ModelManager", "LLMError", "RequestRejected", "BudgetExceeded", "GenerationFailed", "ResponseTimeout"]
 
 DEFAULT_TIMEOUT_S = 120.0
-# Used when a call names no task type (the seed's batch example does not): its first, most general route.
-DEFAULT_TASK_TYPE = "complex_reasoning"
 
 
 class LLMError(Exception):

@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from streams.events import LLMRequest, LLMResponse
+from streams.routing import DEFAULT_TASK_TYPE
 
 __all__ = ["BadChatRequest", "AUTO", "to_llm_request", "completion_body", "stream_chunks", "error_body", "status_for"]
 
 AUTO = "auto"
-DEFAULT_TASK_TYPE = "complex_reasoning"
 
 
 class BadChatRequest(ValueError):

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from streams.config import HugaiConfig
 from streams.events import LLMRequest
 
-__all__ = ["RouteDecision", "RoutingError", "plan_route"]
+__all__ = ["RouteDecision", "RoutingError", "plan_route", "DEFAULT_TASK_TYPE"]
+
+# For callers that give no task hint (the seed's batch example; "auto" over HTTP): its first, most general route.
+DEFAULT_TASK_TYPE = "complex_reasoning"
 
 
 class RoutingError(ValueError):

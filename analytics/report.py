@@ -1,7 +1,8 @@
-"""Reports for analysts: where the rows come from, and how they are written out.
+"""Reports for analysts: the client of the sink's report endpoint, and how rows are written out.
 
-Rows come from a ClickHouse server directly, from the sink's report endpoint while the stack
-runs (embedded chdb belongs to the sink), or from the chdb directory when nothing holds it.
+While the stack runs, embedded chdb belongs to the sink, so reports, trends and erasure go
+through its endpoint. (With a server, or with nothing running, callers use analytics.queries
+on a store directly.)
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
-from decimal import Decimal
-
-from analytics.queries import run_metric
-from analytics.store import Store
 
 __all__ = [
     "ReportUnavailable",
-    "rows_from_store",
     "rows_from_endpoint",
     "trend_from_endpoint",
     "erase_via_endpoint",
@@ -31,11 +27,6 @@ __all__ = [
 
 class ReportUnavailable(RuntimeError):
     """The report endpoint is not answering."""
-
-
-def rows_from_store(store: Store, metric: str, *, start: datetime, end: datetime, by: str,
-                    daily_budgets: dict[str, Decimal]) -> list[dict]:
-    return run_metric(store, metric, start=start, end=end, by=by, daily_budgets=daily_budgets)
 
 
 def _headers(key: str | None) -> dict[str, str]:

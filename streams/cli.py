@@ -195,8 +195,8 @@ def report(
 
     from analytics import StoreError
     from analytics.plot import plot_trends
-    from analytics.queries import METRICS, TRENDS, UnknownMetric, run_trend
-    from analytics.report import rows_from_endpoint, rows_from_store, to_csv, to_json, trend_from_endpoint
+    from analytics.queries import METRICS, TRENDS, UnknownMetric, run_metric, run_trend
+    from analytics.report import rows_from_endpoint, to_csv, to_json, trend_from_endpoint
     from streams.auth import key_for_role
     from streams.settings import read_secret_env
     from streams.units import parse_duration
@@ -216,7 +216,7 @@ def report(
     try:
         reports = _from_clickhouse(
             settings,
-            lambda store: {n: rows_from_store(store, n, start=start, end=end, by=by, daily_budgets=budgets) for n in names},
+            lambda store: {n: run_metric(store, n, start=start, end=end, by=by, daily_budgets=budgets) for n in names},
             lambda url: {n: rows_from_endpoint(url, n, start=start, end=end, by=by, key=key) for n in names},
         )
         if plot is not None:

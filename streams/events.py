@@ -48,6 +48,15 @@ _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 RequestId = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+def reply_topic_problem(name: str) -> str | None:
+    """Why `name` cannot be a reply_to topic, or None when it can."""
+    if not _TOPIC_NAME.match(name):
+        return "must be a Kafka topic name: 1-249 of [a-zA-Z0-9._-]"
+    if name in NOT_REPLY_TARGETS:
+        return f"{name} is an input topic of the router, not a reply topic"
+    return None
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -89,10 +98,8 @@ class LLMRequest(_Event):
     @field_validator("reply_to")
     @classmethod
     def _reply_to_is_a_topic(cls, value: str | None) -> str | None:
-        if value is not None and not _TOPIC_NAME.match(value):
-            raise ValueError("must be a Kafka topic name: 1-249 of [a-zA-Z0-9._-]")
-        if value in NOT_REPLY_TARGETS:
-            raise ValueError(f"{value} is an input topic of the router, not a reply topic")
+        if value is not None and (problem := reply_topic_problem(value)):
+            raise ValueError(problem)
         return value
 
     @field_validator("created_at")
@@ -320,7 +327,7 @@ def parse_request(raw: bytes | None) -> LLMRequest:
         raise InvalidRequest(f"payload must be a JSON object, got {type(data).__name__}")
     request_id = data.get("request_id") if isinstance(data.get("request_id"), str) and data.get("request_id") else None
     reply_to = data.get("reply_to")
-    if not (isinstance(reply_to, str) and _TOPIC_NAME.match(reply_to) and reply_to not in NOT_REPLY_TARGETS):
+    if not isinstance(reply_to, str) or reply_topic_problem(reply_to):
         reply_to = None
     try:
         return LLMRequest.model_validate(data)

@@ -58,10 +58,8 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
+        await consumer.topics()  # a group-less consumer knows no topic until it fetches metadata
         partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-        if not partitions:
-            await consumer.topics()  # fetch metadata once
-            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
         ends = await consumer.end_offsets(partitions)
         return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
     finally:

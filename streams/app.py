@@ -27,5 +27,6 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         web_bind=settings.hugai_http_host,
         web_port=settings.hugai_http_port,
         web_host=settings.hugai_http_host,
-        datadir=str(settings.hugai_data_dir / "faust"),
+        # One directory per worker: several may run from the same data directory.
+        datadir=str(settings.hugai_data_dir / f"faust-{settings.hugai_http_port}"),
     )

@@ -142,7 +142,7 @@ def sink() -> None:
     from analytics.service import serve_sink
     from streams.auth import ApiKeys
     from streams.settings import read_secret_env
-    from streams.topics import FEEDBACK, TELEMETRY
+    from streams.topics import APPROVALS, CONTROL, FEEDBACK, TELEMETRY
 
     settings = _settings()
     if not settings.kafka_bootstrap_servers:
@@ -154,7 +154,7 @@ def sink() -> None:
         store = open_store(settings.clickhouse_url, settings.chdb_path)
     except StoreError as exc:
         raise _fail(str(exc), code=1) from None
-    serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK)),
+    serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK, CONTROL, APPROVALS)),
                ready_file=settings.hugai_data_dir / "sink.ready", report_host=settings.hugai_http_host,
                report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets),
                retention=config.security_configuration.data_protection.data_retention,

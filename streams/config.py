@@ -23,6 +23,7 @@ __all__ = [
     "ModelSpec",
     "RouteRule",
     "EnvironmentProfile",
+    "HumanOversight",
     "load_config",
     "DEFAULT_CONFIG_PATH",
     "PROVIDER_FAMILIES",
@@ -206,6 +207,17 @@ class CircuitBreakerSpec(_Strict):
     recovery_timeout: Duration = "300s"  # type: ignore[assignment]
 
 
+class HumanOversight(_Strict):
+    """Requests of a critical task type whose estimated cost reaches the threshold wait for an operator."""
+
+    critical_task_types: list[str] = []
+    approval_cost_threshold: Money = "$0"  # type: ignore[assignment]
+    approval_timeout: Duration = "300s"  # type: ignore[assignment]
+
+
+Complexity = Literal["simple", "moderate", "complex"]
+
+
 class HugaiConfig(_Strict):
     """The whole configuration file. The first seven blocks are the seed's."""
 
@@ -223,6 +235,14 @@ class HugaiConfig(_Strict):
     http: HttpSpec = HttpSpec()
     api_keys: list[ApiKeySpec] = []
     circuit_breaker: CircuitBreakerSpec = CircuitBreakerSpec()
+    human_oversight: HumanOversight = HumanOversight()
+    # How demanding each task type is, for use_cheaper_models_for_simple_tasks; unlisted ones are complex.
+    # A request's metadata.complexity overrides it.
+    task_complexity: dict[str, Complexity] = {}
+
+    def profile(self, environment: str) -> EnvironmentProfile | None:
+        """The environments block's profile for HUGAI_ENV, if it has one."""
+        return self.environments.get(environment)
 
     def retry_action(self) -> FailureAction | None:
         """fallback_configuration's retry_with_exponential_backoff step, if configured."""
@@ -293,6 +313,13 @@ def _cross_reference_problems(config: HugaiConfig) -> Iterator[str]:
     for tier, names in config.fallback_configuration.cascading_fallback_chain.items():
         for i, name in enumerate(names):
             yield from check(f"fallback_configuration.cascading_fallback_chain.{tier}[{i}]", name)
+
+    for i, task in enumerate(config.human_oversight.critical_task_types):
+        if task not in config.routing_strategy:
+            yield f"human_oversight.critical_task_types[{i}]: unknown task type {task!r}"
+    for task in config.task_complexity:
+        if task not in config.routing_strategy:
+            yield f"task_complexity.{task}: unknown task type"
 
     total = sum(config.selection_criteria.weights().values())
     if not math.isclose(total, 1.0, abs_tol=1e-9):

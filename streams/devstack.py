@@ -16,11 +16,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.kafka_admin import ensure_topics
 from streams.localkafka import LocalKafka
 from streams.processes import die_with_parent, terminate
 from streams.settings import Settings
-from streams.topics import CORE_TOPICS
+from streams.topics import create_topics
 
 __all__ = ["DevStack", "StackError"]
 
@@ -38,6 +37,15 @@ class DevStack:
     bootstrap: str = ""
     kafka: LocalKafka | None = None
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _env: dict[str, str] = field(default_factory=dict, repr=False)
+    # More workers in the same consumer group, on the ports given: "worker-2" on the first, and so on.
+    extra_worker_ports: tuple[int, ...] = ()
+
+    @property
+    def workers(self) -> dict[str, int]:
+        """Each worker's role name -> its HTTP port."""
+        return {"worker": self.http_port,
+                **{f"worker-{i}": port for i, port in enumerate(self.extra_worker_ports, start=2)}}
 
     @property
     def log_dir(self) -> Path:
@@ -70,7 +78,7 @@ class DevStack:
                 data_dir=self.settings.kafka_data_dir, cache_dir=self.settings.hugai_cache_dir, port=self.kafka_port
             )
             self.bootstrap = self.kafka.start()
-        asyncio.run(ensure_topics(self.bootstrap, list(CORE_TOPICS), partitions=self.settings.hugai_partitions))
+        asyncio.run(create_topics(self.bootstrap, partitions=self.settings.hugai_partitions))
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
@@ -82,16 +90,32 @@ class DevStack:
         if self.settings.hugai_config:
             env["HUGAI_CONFIG"] = str(self.settings.hugai_config.resolve())
         self.sink_ready_file.unlink(missing_ok=True)
+        self._env = env
         self._spawn("sink", env)
-        self._spawn("worker", env)
+        for role in self.workers:
+            self.start_worker(role, wait=False)
         deadline = time.monotonic() + timeout
         self._wait("sink", self.sink_ready_file.exists, deadline)
-        self._wait("worker", self._worker_ready, deadline)
+        for role, port in self.workers.items():
+            self._wait(role, lambda port=port: self._worker_ready(port), deadline)
 
-    def _spawn(self, role: str, env: dict[str, str]) -> None:
+    def start_worker(self, role: str, *, wait: bool = True, timeout: float = 60.0) -> None:
+        """Start (or restart) one of the workers; by default, wait until it is ready."""
+        port = self.workers[role]
+        self._spawn(role, {**self._env, "HUGAI_HTTP_PORT": str(port)}, command="worker")
+        if wait:
+            self._wait(role, lambda: self._worker_ready(port), time.monotonic() + timeout)
+
+    def kill(self, role: str) -> None:
+        """SIGKILL one child, as a crash would."""
+        child = self.children.pop(role)
+        child.kill()
+        child.wait()
+
+    def _spawn(self, role: str, env: dict[str, str], *, command: str | None = None) -> None:
         log = open(self.log_dir / f"{role}.log", "ab")
         self.children[role] = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", role], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "streams.cli", command or role], env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=die_with_parent,
         )
         log.close()
@@ -107,9 +131,10 @@ class DevStack:
             time.sleep(0.2)
         raise StackError(f"{role} not ready in time; see {self.log_dir / (role + '.log')}\n" + self.tail(role))
 
-    def _worker_ready(self) -> bool:
+    def _worker_ready(self, port: int) -> bool:
         try:
-            with urllib.request.urlopen(self.http_url + "/healthz", timeout=1) as response:
+            url = f"http://{self.settings.hugai_http_host}:{port}/healthz"
+            with urllib.request.urlopen(url, timeout=1) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -126,7 +151,7 @@ class DevStack:
 
     def stop(self, *, timeout: float = 15.0) -> None:
         # The worker first, so nothing new reaches the telemetry topic while the sink drains it.
-        for role in ("worker", "sink"):
+        for role in (*[r for r in self.children if r.startswith("worker")], "sink"):
             if not terminate(self.children.pop(role, None), timeout=timeout):
                 # Seen now and then with Faust: a worker that does not finish its shutdown.
                 with open(self.log_dir / f"{role}.log", "a") as log:

@@ -37,6 +37,12 @@ __all__ = [
     "KeyRotationDue",
     "QueueDepthSampled",
     "BreakerChanged",
+    "ModelOutcome",
+    "ModelHealth",
+    "ControlCommand",
+    "CONTROL_ACTIONS",
+    "ApprovalRequested",
+    "ApprovalDecided",
     "DeadLetter",
     "InvalidRequest",
     "parse_request",
@@ -227,6 +233,7 @@ class RouteDecided(_Event):
     candidates: list[str]
     chosen_model: str = ""
     excluded: dict[str, str] = {}
+    scores: dict[str, float] = {}  # the decision matrix's score of every candidate considered
 
 
 class FeedbackGiven(_Event):
@@ -277,6 +284,99 @@ class BreakerChanged(_Event):
     model: str
     state: Literal["open", "half_open", "closed"]
     reason: str
+
+
+class ModelOutcome(_Event):
+    """On llm.outcomes, keyed by model: what the breaker keeper and the live figures are fed.
+
+    kind "call": one provider call ended (ok, or a retryable failure; a fatal error counts as ok,
+    since the provider answered). kind "probe_claim": a worker asks for a HALF_OPEN probe.
+    """
+
+    event_type: Literal["model_outcome"] = "model_outcome"
+    model: str
+    worker: str
+    at: float  # epoch seconds
+    kind: Literal["call", "probe_claim"] = "call"
+    ok: bool = True
+    probe: bool = False
+    latency_ms: float = 0.0
+    output_tokens: int = 0
+
+
+class ModelHealth(_Event):
+    """On llm.model-health (compacted), keyed by model: the keeper's view, read by every worker.
+
+    `figures` are the live numbers of the current window: calls, ok, p50_ms, p95_ms, tokens_per_s.
+    """
+
+    model: str
+    at: float
+    state: Literal["open", "half_open", "closed"] = "closed"
+    failures: int = 0
+    opened_at: float | None = None
+    probe_holder: str | None = None
+    probe_granted_at: float | None = None
+    figures: dict[str, float] = {}
+
+
+CONTROL_ACTIONS = (
+    "breaker_open", "breaker_closed", "breaker_auto",  # target: a model
+    "disable_model", "enable_model",  # target: a model
+    "disable_provider", "enable_provider",  # target: a provider family
+    "pin_task", "unpin_task",  # target: a task type; pin_task names the model
+)
+
+
+class ControlCommand(_Event):
+    """On llm.control, keyed by "<kind>:<target>": an operator's command. Every worker applies it;
+    the sink files it in control_audit (who, when, why)."""
+
+    event_type: Literal["control_command"] = "control_command"
+    event_id: str
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    action: Literal[CONTROL_ACTIONS]  # type: ignore[valid-type]
+    target: str = Field(min_length=1)
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _pin_names_a_model(self) -> ControlCommand:
+        if (self.action == "pin_task") != (self.model is not None):
+            raise ValueError("pin_task needs a model, and only pin_task takes one")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Later commands on the same thing replace earlier ones: the compacted topic keeps the last."""
+        scope = self.action.split("_", 1)[1] if self.action.startswith(("disable", "enable")) else self.action.split("_")[0]
+        return f"{scope}:{self.target}"
+
+
+class ApprovalRequested(_Event):
+    """On llm.approvals, keyed by request_id: a critical request waits for an operator. Metadata only."""
+
+    event_type: Literal["approval_requested"] = "approval_requested"
+    request_id: str
+    at: datetime = Field(default_factory=utcnow)
+    task_type: str
+    model: str
+    estimated_cost_usd: float
+    tenant: str = ""
+    expires_at: datetime
+
+
+class ApprovalDecided(_Event):
+    """On llm.approvals, keyed by request_id: approved or rejected, by whom and why (timeouts reject)."""
+
+    event_type: Literal["approval_decided"] = "approval_decided"
+    event_id: str
+    request_id: str
+    at: datetime = Field(default_factory=utcnow)
+    approved: bool
+    actor: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
 
 
 class DeadLetter(_Event):

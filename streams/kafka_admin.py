@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-__all__ = ["cluster_ready", "ensure_topics", "group_lag"]
+__all__ = ["cluster_ready", "ensure_topics", "group_lag", "partitions_of"]
 
 log = logging.getLogger(__name__)
 
@@ -33,33 +33,59 @@ def cluster_ready(bootstrap: str) -> bool:
     return asyncio.run(probe())
 
 
-async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int) -> None:
-    """Create any of `names` that do not exist yet, with `partitions` partitions."""
+async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int,
+                        configs: dict[str, str] | None = None) -> None:
+    """Create any of `names` that do not exist yet, with `partitions` partitions and topic `configs`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, 1) for name in names if name not in existing]
+        missing = [NewTopic(name, partitions, 1, topic_configs=configs or {}) for name in names if name not in existing]
         if missing:
             try:
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
             except TopicAlreadyExistsError:
-                pass  # another process created it between our list and create
+                return  # another process created it between our list and create
+            # Per-topic errors come back in the response, not as exceptions.
+            failed = {name: (code, message) for name, code, message in response.topic_errors
+                      if code not in (0, TopicAlreadyExistsError.errno)}
+            if failed:
+                raise KafkaError(f"cannot create topics: {failed}")
             log.info("created topics %s", [t.name for t in missing])
+    finally:
+        await admin.close()
+
+
+async def partitions_of(bootstrap: str, topics: list[str], *, wait_s: float = 10.0) -> list[TopicPartition]:
+    """Every partition of `topics`. A topic created a moment ago may not be in the broker's metadata
+    yet (KRaft publishes it asynchronously), so this waits up to `wait_s` for all of them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            described = await admin.describe_topics(topics)
+            found = [TopicPartition(t["topic"], p["partition"]) for t in described if t["error_code"] == 0
+                     for p in t["partitions"]]
+            missing = set(topics) - {tp.topic for tp in found}
+            if not missing:
+                return sorted(found)
+            if asyncio.get_running_loop().time() > deadline:
+                raise KafkaError(f"topics not found: {sorted(missing)}")
+            await asyncio.sleep(0.1)
     finally:
         await admin.close()
 
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """Messages on `topic` that consumer group `group` has not committed yet, over all partitions."""
+    partitions = await partitions_of(bootstrap, [topic])
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        await consumer.topics()  # a group-less consumer knows no topic until it fetches metadata
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
         ends = await consumer.end_offsets(partitions)
         return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
     finally:

@@ -5,6 +5,12 @@ RESPONSES = "llm.responses"
 TELEMETRY = "llm.telemetry"
 DLQ = "llm.requests.dlq"
 FEEDBACK = "llm.feedback"
-CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK)
+OUTCOMES = "llm.outcomes"  # keyed by model: what the breaker keeper is fed
+CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES)
+# Compacted, one partition, read whole by every worker (see streams/broadcast.py).
+MODEL_HEALTH = "llm.model-health"
+CONTROL = "llm.control"
+APPROVALS = "llm.approvals"
+STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS)
 # A response sent to one of these would be read back as input.
-NOT_REPLY_TARGETS = frozenset({REQUESTS, TELEMETRY, DLQ, FEEDBACK})
+NOT_REPLY_TARGETS = frozenset({REQUESTS, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *STATE_TOPICS})

@@ -8,9 +8,31 @@ import faust
 
 from streams.kafka_admin import ensure_topics
 
-__all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "Topics"]
+__all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "STATE_TOPICS", "Topics",
+           "create_topics"]
 
-from streams.topic_names import CORE_TOPICS, DLQ, FEEDBACK, REQUESTS, RESPONSES, TELEMETRY
+from streams.topic_names import (
+    APPROVALS,
+    CONTROL,
+    CORE_TOPICS,
+    DLQ,
+    FEEDBACK,
+    MODEL_HEALTH,
+    OUTCOMES,
+    REQUESTS,
+    RESPONSES,
+    STATE_TOPICS,
+    TELEMETRY,
+)
+
+# The state topics keep the last record per key for ever: a worker that starts reads them whole.
+COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+
+
+async def create_topics(bootstrap: str, *, partitions: int) -> None:
+    """Every topic the router reads or writes, before any consumer starts."""
+    await ensure_topics(bootstrap, list(CORE_TOPICS), partitions=partitions)
+    await ensure_topics(bootstrap, list(STATE_TOPICS), partitions=1, configs=COMPACTED)
 
 
 class Topics:
@@ -23,6 +45,10 @@ class Topics:
         self.responses = self._declare(RESPONSES)
         self.telemetry = self._declare(TELEMETRY)
         self.dlq = self._declare(DLQ)
+        self.outcomes = self._declare(OUTCOMES)
+        self.health = self._declare(MODEL_HEALTH)
+        self.control = self._declare(CONTROL)
+        self.approvals = self._declare(APPROVALS)
         self._replies: dict[str, faust.TopicT] = {RESPONSES: self.responses}
         self._creating: dict[str, asyncio.Lock] = {}
 

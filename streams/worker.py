@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 
 import faust
 
 from providers import make_client
 from streams.agents import RequestServer, register_router
+from streams.agents.breaker_keeper import register_breaker_keeper
+from streams.agents.breakers import ClusterBreakers
+from streams.agents.serve import breaker_policy
 from streams.app import create_app
+from streams.approvals import ApprovalGate
+from streams.broadcast import BroadcastReader
+from streams.cluster_state import ClusterState
+from streams.events import ApprovalDecided, ApprovalRequested, ControlCommand, ModelHealth, ModelOutcome
 from streams.auth import ApiKeys
 from streams.config import HugaiConfig, load_config
 from streams.http_api import register_http_api
 from streams.key_upkeep import register_key_upkeep
 from streams.keyring import KeyRing, aws_from_settings
-from streams.kafka_admin import ensure_topics
 from streams.provider_directory import build_directory
 from streams.queue_sampler import register_queue_sampler
 from streams.settings import ProviderCredentials, Settings, read_secret_env
-from streams.topics import CORE_TOPICS, Topics
+from streams.topic_names import APPROVALS, CONTROL, MODEL_HEALTH
+from streams.topics import Topics, create_topics
 
 __all__ = ["build_worker", "run_worker"]
 
@@ -37,10 +46,13 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     keys_for_providers = KeyRing(credentials, aws=aws_from_settings(settings.hugai_aws_secret_id, settings.aws_endpoint_url))
     aws_error = _first_refresh(keys_for_providers)
     directory = build_directory(config, credentials, client, keys_for_providers)
-    server = RequestServer(config=config, directory=directory, environment=settings.hugai_env)
+    state, approvals, reader = _cluster_state(app, topics, config, bootstrap)
+    server = RequestServer(config=config, directory=directory, environment=settings.hugai_env, state=state,
+                           approvals=approvals)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
-    register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency)
+    register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency, ready=reader.ready)
+    register_breaker_keeper(app, topics, policy=breaker_policy(config))
 
     @app.task
     async def announce() -> None:
@@ -66,6 +78,45 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
 
     register_http_api(app, bootstrap=bootstrap, keys=keys, models=list(config.models))
     return app
+
+
+def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig,
+                   bootstrap: str) -> tuple[ClusterState, ApprovalGate, BroadcastReader]:
+    """Breakers and figures from the keeper, operators' commands, approval decisions: read whole, kept current."""
+    me = f"{socket.gethostname()}-{os.getpid()}"
+
+    async def send_outcome(outcome: ModelOutcome) -> None:
+        await topics.outcomes.send(key=outcome.model.encode(), value=outcome.to_bytes(), force=True)
+
+    async def publish_approval(request_id: str, event: ApprovalRequested | ApprovalDecided) -> None:
+        await (await topics.approvals.send(key=request_id.encode(), value=event.to_bytes(), force=True))
+
+    state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
+    approvals = ApprovalGate(config.human_oversight, publish_approval)
+
+    def apply(topic: str, key: bytes | None, value: bytes | None) -> None:
+        if value is None:
+            return
+        if topic == MODEL_HEALTH:
+            state.apply_health(ModelHealth.model_validate_json(value))
+        elif topic == CONTROL:
+            command = ControlCommand.model_validate_json(value)
+            state.apply_control(command)
+            log.info("operator %s: %s %s (%s)", command.actor, command.action, command.target, command.reason)
+        elif topic == APPROVALS and b'"approval_decided"' in value:
+            approvals.apply(ApprovalDecided.model_validate_json(value))
+
+    reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS], apply)
+
+    @app.task
+    async def follow_cluster_state() -> None:
+        await reader.run()
+
+    @app.on_before_shutdown.connect
+    async def _stop_reader(sender: faust.App, **_: object) -> None:
+        reader.stop()
+
+    return state, approvals, reader
 
 
 def _first_refresh(keys: KeyRing) -> str | None:
@@ -96,6 +147,6 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     # Faust's worker uses the current event loop, so prepare topics on that same loop.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(bootstrap, list(CORE_TOPICS), partitions=settings.hugai_partitions))
+    loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions))
     worker = faust.Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
     worker.execute_from_commandline()

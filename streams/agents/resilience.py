@@ -1,8 +1,9 @@
 """Calls to one model with retries (tenacity, on the seed's backoff schedule) behind its circuit breaker.
 
-Breakers live in this worker for now: each worker learns a model's failures itself.
+The breakers are a `Breakers` board: kept in this process, or cluster-wide (see breakers.py).
 Only retryable provider errors are retried. A fatal error means the provider answered (the
 request was at fault), so it counts as a success for the breaker and is never retried.
+An operator's forced-closed breaker is not consulted at all.
 """
 
 from __future__ import annotations
@@ -10,47 +11,43 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from providers import ChatResult, FatalError, ProviderError, RetryableError
-from streams.events import BreakerChanged, utcnow
+from streams.agents.breakers import Breakers
 from streams.routing.backoff import BackoffPolicy, retry_delay
-from streams.routing.breaker import BreakerPolicy, BreakerState, admit, record_failure, record_success
 
 __all__ = ["BreakerRefused", "ResilientCaller"]
 
-_STATE_OF = {"BreakerOpened": "open", "BreakerHalfOpened": "half_open", "BreakerClosed": "closed"}
 Recorder = Callable[[ChatResult | None, ProviderError | None, float], None]
 
 
 class BreakerRefused(Exception):
-    """The model's breaker is open (or its one probe is in flight): try another model."""
+    """The model's breaker is open (or the cluster's one probe is elsewhere): try another model."""
 
 
 class ResilientCaller:
-    def __init__(self, *, backoff: BackoffPolicy, breaker: BreakerPolicy,
-                 monotonic: Callable[[], float] = time.monotonic,
+    def __init__(self, *, backoff: BackoffPolicy, breakers: Breakers,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 jitter: Callable[[], float] = random.random):
-        self._backoff = backoff
-        self._policy = breaker
-        self._monotonic = monotonic
+                 jitter: Callable[[], float] = random.random,
+                 forced_closed: Callable[[str], bool] = lambda model: False):
+        self.backoff = backoff
+        self.breakers = breakers
         self._sleep = sleep
         self._jitter = jitter
-        self.breakers: dict[str, BreakerState] = {}
+        self._forced_closed = forced_closed
 
     def _wait(self, retry_state: RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        return retry_delay(self._backoff, retry_state.attempt_number,
+        return retry_delay(self.backoff, retry_state.attempt_number,
                            retry_after=getattr(error, "retry_after", None), jitter=self._jitter())
 
     async def call(self, model: str, invoke: Callable[[], Awaitable[ChatResult]], *, record: Recorder,
-                   events: list) -> ChatResult:
+                   events: list, max_attempts: int | None = None) -> ChatResult:
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._backoff.max_attempts),
+            stop=stop_after_attempt(max_attempts or self.backoff.max_attempts),
             wait=self._wait,
             retry=retry_if_exception_type(RetryableError),
             sleep=self._sleep,
@@ -63,30 +60,27 @@ class ResilientCaller:
 
     async def _once(self, model: str, invoke: Callable[[], Awaitable[ChatResult]], record: Recorder,
                     events: list) -> ChatResult:
-        allowed, state, names = admit(self.breakers.get(model, BreakerState()), self._policy, self._monotonic())
-        self._update(model, state, names, "recovery timeout passed: one probe allowed", events)
-        if not allowed:
-            raise BreakerRefused(model)
+        if self._forced_closed(model):
+            admission = "call"
+        else:
+            admission = await self.breakers.admit(model, events)
+            if admission is None:
+                raise BreakerRefused(model)
+        probe = admission == "probe"
         started = time.perf_counter()
         try:
             result = await invoke()
-        except RetryableError as exc:
-            record(None, exc, (time.perf_counter() - started) * 1000)
-            state, names = record_failure(self.breakers[model], self._policy, self._monotonic())
-            self._update(model, state, names, f"{state.failures} failures in a row, last {exc.code}", events)
+        except ProviderError as exc:
+            latency = (time.perf_counter() - started) * 1000
+            record(None, exc, latency)
+            await self.breakers.report(model, ok=isinstance(exc, FatalError), probe=probe, latency_ms=latency,
+                                       output_tokens=0, events=events)
             raise
-        except FatalError as exc:
-            record(None, exc, (time.perf_counter() - started) * 1000)
-            state, names = record_success(self.breakers[model], self._policy, self._monotonic())
-            self._update(model, state, names, "the provider answered", events)
+        except BaseException:
+            if probe:  # cancelled mid-probe: no proof of health, so it counts as failed and the clock restarts
+                await self.breakers.report(model, ok=False, probe=True, latency_ms=0.0, output_tokens=0, events=events)
             raise
         record(result, None, result.total_ms)
-        state, names = record_success(self.breakers[model], self._policy, self._monotonic())
-        self._update(model, state, names, "probe succeeded", events)
+        await self.breakers.report(model, ok=True, probe=probe, latency_ms=result.total_ms,
+                                   output_tokens=result.usage.output_tokens, events=events)
         return result
-
-    def _update(self, model: str, state: BreakerState, names: list[str], reason: str, events: list) -> None:
-        self.breakers[model] = state
-        for name in names:
-            events.append(BreakerChanged(event_id=uuid.uuid4().hex, at=utcnow(), model=model,
-                                         state=_STATE_OF[name], reason=reason))

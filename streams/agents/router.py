@@ -34,7 +34,9 @@ async def emit(topic: faust.TopicT, key: bytes | None, *values: bytes) -> None:
     await asyncio.gather(*pending)
 
 
-def register_router(app: faust.App, topics: Topics, server: RequestServer, *, concurrency: int) -> faust.types.AgentT:
+def register_router(app: faust.App, topics: Topics, server: RequestServer, *, concurrency: int,
+                    ready: asyncio.Event | None = None) -> faust.types.AgentT:
+    """`ready`: set once the cluster's state (breakers, operators' commands) has been read; nothing is served before."""
     async def reply(reply_to: str | None, key: bytes, response: LLMResponse) -> None:
         """Deliver to reply_to; if that fails, to llm.responses, so the answer is never lost."""
         try:
@@ -78,6 +80,8 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
 
     @app.agent(topics.requests, name="route_requests", concurrency=concurrency)
     async def route_requests(stream: faust.StreamT) -> None:
+        if ready is not None:
+            await ready.wait()
         async for event in stream.events():
             await handle(event)
 

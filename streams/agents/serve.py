@@ -37,15 +37,32 @@ from streams.events import (
     TokenUsage,
     utcnow,
 )
+from providers.ratelimit import RateLimiter
+from streams.agents.breakers import LocalBreakers
 from streams.agents.resilience import BreakerRefused, ResilientCaller
+from streams.approvals import ApprovalGate
+from streams.cluster_state import ClusterState
 from streams.provider_directory import ProviderDirectory, Route
 from streams.routing.backoff import BackoffPolicy
 from streams.routing.breaker import BreakerPolicy
 from streams.routing import RoutingError, plan_route
+from streams.routing.cost_efficiency import applies, cheapest_fit
+from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank
 
-__all__ = ["RequestServer", "Served", "resilient_caller"]
+__all__ = ["RequestServer", "Served", "Plan", "resilient_caller", "breaker_policy", "DEFAULT_OUTPUT_TOKENS"]
+
+# Output tokens assumed for a request without max_tokens, for estimates and limits.
+DEFAULT_OUTPUT_TOKENS = 256
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    ranking: Ranking
+    reason: str  # routing_strategy | agent_model_mapping | preferred_model | operator_pin | cost_efficiency
+    tokens: int  # estimated input + output tokens, for the rate limits
+    estimated_cost: dict[str, float]
 
 
 @dataclass
@@ -65,52 +82,115 @@ class RequestServer:
         environment: str,
         clock: Callable[[], datetime] = utcnow,
         caller: ResilientCaller | None = None,
+        state: ClusterState | None = None,
+        approvals: ApprovalGate | None = None,
+        limiters: dict[str, RateLimiter] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self._config = config
         self._directory = directory
         self._environment = environment
+        self._profile = config.profile(environment)
         self._clock = clock
-        self._caller = caller or resilient_caller(config)
+        self.state = state or ClusterState(LocalBreakers(breaker_policy(config)))
+        self._caller = caller or resilient_caller(config, self.state)
+        # quick_degradation: no retries on one model, on to the next at once.
+        quick = self._profile is not None and self._profile.fallback_strategy == "quick_degradation"
+        self._max_attempts = 1 if quick else None
+        self._approvals = approvals
+        self._limiters = rate_limiters(config) if limiters is None else limiters
+        self._monotonic = monotonic
         self._log_text = config.security_configuration.data_protection.request_logging == "full"
-        # provider family -> calls under way now, for the queue-depth samples
+        self._rates: dict[str, tuple[float, float]] = {}  # model -> USD per input token, per output token
+        # provider family -> calls under way now, for the queue-depth samples; model -> the same, for balancing
         self.in_flight: Counter[str] = Counter()
+        self.in_flight_models: Counter[str] = Counter()
 
     def warm_up(self) -> list[str]:
         """Load the price catalog now, not under the first requests; return models it has no price for."""
         unpriced = []
-        for spec in self._config.models.values():
+        for model, spec in self._config.models.items():
             try:
-                self._price(spec, Usage(input_tokens=1, output_tokens=1))
+                per_input = float(self._price(spec, Usage(input_tokens=1_000_000))) / 1e6
+                per_output = float(self._price(spec, Usage(output_tokens=1_000_000))) / 1e6
             except UnknownPrice:
                 unpriced.append(f"{spec.provider}/{spec.api_model}")
+                per_input = per_output = 0.0
+            self._rates[model] = (per_input, per_output)
         return unpriced
+
+    def estimate_cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        if not self._rates:
+            self.warm_up()
+        per_input, per_output = self._rates.get(model, (0.0, 0.0))
+        return input_tokens * per_input + output_tokens * per_output
+
+    def plan(self, request: LLMRequest) -> Plan:
+        """Route, then the matrix: the order to try, with scores and exclusions. Raises RoutingError."""
+        config, overrides = self._config, self.state.overrides
+        route = plan_route(config, request)
+        candidates, reason = route.candidates, route.reason
+        pinned = overrides.pins.get(request.task_type)
+        if pinned in config.models and request.preferred_model is None:
+            candidates, reason = (pinned, *(c for c in candidates if c != pinned)), "operator_pin"
+        input_tokens = estimate_tokens(request)
+        output_tokens = request.max_tokens or DEFAULT_OUTPUT_TOKENS
+        profile = self._profile
+        complexity = str(request.metadata.get("complexity") or config.task_complexity.get(request.task_type, "complex"))
+        unavailable = {m: why for m, s in config.models.items() if (why := overrides.unavailable(m, s.provider))}
+        estimated = {m: self.estimate_cost(m, input_tokens, output_tokens) for m in config.models}
+        if reason != "operator_pin" and request.preferred_model is None and applies(
+                config, complexity, profile.cost_optimization if profile else None):
+            threshold = request.quality_threshold or (profile.quality_threshold if profile else 0.0)
+            open_now = {m for m in config.models if self.state.breakers.state(m).state != "closed"}
+            cheap = cheapest_fit(config, complexity, threshold, estimated_cost=estimated,
+                                 available=[m for m in config.models if m not in unavailable and m not in open_now])
+            if cheap is not None:
+                candidates, reason = (cheap, *(c for c in candidates if c != cheap)), "cost_efficiency"
+        constraints = Constraints.of(request, profile_quality=profile.quality_threshold if profile else None,
+                                     output_tokens=output_tokens)
+        ranking = rank(config, candidates, tuple(m for m in route.degrade if m not in candidates), constraints,
+                       estimated_cost=estimated, figures=self.state.figures(), unavailable=unavailable,
+                       in_flight=self.in_flight_models)
+        return Plan(ranking=ranking, reason=reason, tokens=input_tokens + output_tokens,
+                    estimated_cost={m: estimated[m] for m in ranking.order + ranking.degrade})
 
     async def serve(self, request: LLMRequest) -> Served:
         started = time.perf_counter()
         try:
-            decision = plan_route(self._config, request)
+            plan = self.plan(request)
         except RoutingError as exc:
-            response = LLMResponse(
-                request_id=request.request_id,
-                status="error",
-                error=ErrorInfo(code=exc.code, message=exc.message),
-                latency_ms=Latency(total=_ms_since(started)),
-                responded_at=self._clock(),
-            )
-            return Served(response, [self._record(request, response)])
+            return self._refuse(request, started, "error", ErrorInfo(code=exc.code, message=exc.message))
+        ranking = plan.ranking
+        excluded = dict(ranking.excluded)
+        if not ranking.order and not ranking.degrade:
+            return self._refuse(request, started, "rejected", _nothing_left(excluded), plan=plan)
+
+        if self._approvals is not None and ranking.order:
+            first = ranking.order[0]
+            if self._approvals.needed(request.task_type, plan.estimated_cost[first]):
+                decision = await self._approvals.wait(request, model=first, estimated_cost=plan.estimated_cost[first],
+                                                      tenant=self._who(request)["tenant"])
+                if not decision.approved:
+                    code = "approval_timeout" if decision.actor == "timeout" else "approval_rejected"
+                    return self._refuse(request, started, "rejected", ErrorInfo(
+                        code=code, message=f"{request.task_type} needs an operator's approval: {decision.reason}"), plan=plan)
 
         telemetry: list = []
         attempts: list[Attempt] = []
-        excluded: dict[str, str] = {}
         last_error: ProviderError | None = None
         response: LLMResponse | None = None
         messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
         degraded = False
         # The degrade tail is reached only when every candidate failed retryably or was refused
         # (success and fatal errors leave the loop): degrade_gracefully.
-        for model in decision.candidates + decision.degrade:
-            degraded = degraded or model in decision.degrade
+        for model in ranking.order + ranking.degrade:
+            degraded = degraded or model in ranking.degrade
             route = self._directory.route(model)
+            limiter = self._limiters.get(route.spec.provider)
+            if limiter is not None and not limiter.acquire(plan.tokens, self._monotonic()):
+                excluded[model] = f"rate limit of {route.spec.provider} exhausted"
+                continue
             call = ChatRequest(
                 model=route.spec.api_model,
                 messages=messages,
@@ -131,13 +211,16 @@ class RequestServer:
 
             async def invoke(route: Route = route, call: ChatRequest = call) -> ChatResult:
                 self.in_flight[route.spec.provider] += 1
+                self.in_flight_models[route.model] += 1
                 try:
                     return await route.provider.infer(call)
                 finally:
                     self.in_flight[route.spec.provider] -= 1
+                    self.in_flight_models[route.model] -= 1
 
             try:
-                result = await self._caller.call(model, invoke, record=record, events=telemetry)
+                result = await self._caller.call(model, invoke, record=record, events=telemetry,
+                                                 max_attempts=self._max_attempts)
             except BreakerRefused:
                 excluded[model] = "circuit breaker open"
                 continue
@@ -164,8 +247,7 @@ class RequestServer:
 
         if response is None:
             error = (ErrorInfo(code=last_error.code, message=last_error.message) if last_error is not None else
-                     ErrorInfo(code="no_model_available",
-                               message="every candidate is unavailable: " + "; ".join(f"{m}: {r}" for m, r in excluded.items())))
+                     _nothing_left(excluded))
             response = LLMResponse(
                 request_id=request.request_id,
                 status="error",
@@ -175,15 +257,31 @@ class RequestServer:
                 simulated=any(self._directory.route(a.model).simulated for a in attempts),
                 responded_at=self._clock(),
             )
-        meta = self._who(request)
-        telemetry.append(RouteDecided(
-            request_id=request.request_id, decided_at=response.responded_at, environment=self._environment,
-            task_type=request.task_type, agent_context=request.agent_context or "",
-            reason="degraded" if degraded and response.status == "ok" else decision.reason,
-            candidates=list(decision.candidates), chosen_model=response.model or "", excluded=excluded, **meta,
-        ))
+        reason = "degraded" if degraded and response.status == "ok" else plan.reason
+        telemetry.append(self._decided(request, response, plan, reason, excluded))
         telemetry.append(self._record(request, response))
         return Served(response, telemetry)
+
+    def _refuse(self, request: LLMRequest, started: float, status: str, error: ErrorInfo, *,
+                plan: Plan | None = None) -> Served:
+        response = LLMResponse(request_id=request.request_id, status=status, error=error,
+                               latency_ms=Latency(total=_ms_since(started)), responded_at=self._clock())
+        telemetry: list = []
+        if plan is not None:
+            telemetry.append(self._decided(request, response, plan, plan.reason, dict(plan.ranking.excluded)))
+        telemetry.append(self._record(request, response))
+        return Served(response, telemetry)
+
+    def _decided(self, request: LLMRequest, response: LLMResponse, plan: Plan, reason: str,
+                 excluded: dict[str, str]) -> RouteDecided:
+        ranking = plan.ranking
+        return RouteDecided(
+            request_id=request.request_id, decided_at=response.responded_at, environment=self._environment,
+            task_type=request.task_type, agent_context=request.agent_context or "", reason=reason,
+            candidates=list(ranking.order), chosen_model=response.model or "", excluded=excluded,
+            scores={m: ranking.scores[m] for m in (*ranking.order, *ranking.degrade, *excluded) if m in ranking.scores},
+            **self._who(request),
+        )
 
     @staticmethod
     def _price(spec: ModelSpec, usage: Usage):  # noqa: ANN205 - Decimal
@@ -243,7 +341,12 @@ class RequestServer:
         )
 
 
-def resilient_caller(config: HugaiConfig) -> ResilientCaller:
+def breaker_policy(config: HugaiConfig) -> BreakerPolicy:
+    return BreakerPolicy(failure_threshold=config.circuit_breaker.failure_threshold,
+                         recovery_timeout_s=config.circuit_breaker.recovery_timeout.total_seconds())
+
+
+def resilient_caller(config: HugaiConfig, state: ClusterState) -> ResilientCaller:
     """Retries and breakers as the config says: retry_with_exponential_backoff and circuit_breaker."""
     retry = config.retry_action()
     backoff = BackoffPolicy(
@@ -251,9 +354,19 @@ def resilient_caller(config: HugaiConfig) -> ResilientCaller:
         initial_delay_s=retry.initial_delay.total_seconds() if retry and retry.initial_delay else 1.0,
         max_delay_s=retry.max_delay.total_seconds() if retry and retry.max_delay else 60.0,
     )
-    breaker = BreakerPolicy(failure_threshold=config.circuit_breaker.failure_threshold,
-                            recovery_timeout_s=config.circuit_breaker.recovery_timeout.total_seconds())
-    return ResilientCaller(backoff=backoff, breaker=breaker)
+    return ResilientCaller(backoff=backoff, breakers=state.breakers, forced_closed=state.forced_closed)
+
+
+def rate_limiters(config: HugaiConfig) -> dict[str, RateLimiter]:
+    """One limiter per provider family with rate_limits in config: this worker's share is all of it."""
+    return {family: RateLimiter(requests_per_minute=spec.rate_limits.requests_per_minute,
+                                tokens_per_minute=spec.rate_limits.tokens_per_minute, start=time.monotonic())
+            for family, spec in config.providers.items() if spec.rate_limits is not None}
+
+
+def _nothing_left(excluded: dict[str, str]) -> ErrorInfo:
+    reasons = "; ".join(f"{m}: {r}" for m, r in excluded.items()) or "no candidates"
+    return ErrorInfo(code="no_model_available", message=f"every candidate is unavailable: {reasons}")
 
 
 def _ms_since(started: float) -> float:

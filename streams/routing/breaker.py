@@ -1,11 +1,17 @@
-"""A circuit breaker per model, as pure functions: state and time in, decision and new state out.
+"""A circuit breaker per model, as pure functions: state, time and an input in; new state and transitions out.
 
-CLOSED ──(failure_threshold failures in a row)──▶ OPEN ──(recovery_timeout passed)──▶ HALF_OPEN
-  ▲                                                 ▲                                   │ one probe
-  └──────────────────────(probe succeeds)───────────┼───────────────────────────────────┤
-                                                    └──────────(probe fails)────────────┘
-While HALF_OPEN exactly one probe is in flight; every other call is refused until it answers.
-Transitions come back as event names: BreakerOpened, BreakerHalfOpened, BreakerClosed.
+CLOSED ──(failure_threshold failures in a row)──▶ OPEN ──(recovery_timeout passed, a probe is claimed)──▶ HALF_OPEN
+  ▲                                                 ▲                                                      │ one probe
+  └─────────────────────(probe succeeds)────────────┼──────────────────────────────────────────────────────┤
+                                                    └────────────────────(probe fails)─────────────────────┘
+
+The state is kept by one writer per model (the breaker keeper, which owns the model's partition of
+llm.outcomes) and read by every worker. So the probe in HALF_OPEN is granted, not taken: a worker
+that finds the recovery timeout passed *claims* it, the keeper grants it to the first claimant, and
+only that worker sends it. Exactly one probe is in flight in the whole cluster. A probe whose holder
+never reports (it died) is granted again after another recovery_timeout.
+
+Times are wall-clock seconds (epoch): the state travels between machines.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["BreakerPolicy", "BreakerState", "admit", "record_success", "record_failure"]
+__all__ = ["BreakerPolicy", "BreakerState", "Verdict", "on_outcome", "on_probe_claim", "verdict"]
 
 State = Literal["closed", "open", "half_open"]
+# call: go ahead. probe: go ahead, this is the one probe. claim: ask the keeper for the probe, do not call now.
+Verdict = Literal["call", "probe", "claim", "refuse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,35 +37,54 @@ class BreakerState:
     state: State = "closed"
     failures: int = 0
     opened_at: float | None = None
-    probe_in_flight: bool = False
+    probe_holder: str | None = None
+    probe_granted_at: float | None = None
 
 
-def admit(breaker: BreakerState, policy: BreakerPolicy, now: float) -> tuple[bool, BreakerState, list[str]]:
-    """May a call go to this model now? (allowed, new state, transition events)"""
-    if breaker.state == "closed":
-        return True, breaker, []
-    if breaker.state == "open":
-        assert breaker.opened_at is not None
-        if now - breaker.opened_at < policy.recovery_timeout_s:
-            return False, breaker, []
-        return True, replace(breaker, state="half_open", probe_in_flight=True), ["BreakerHalfOpened"]
-    if breaker.probe_in_flight:
-        return False, breaker, []
-    return True, replace(breaker, probe_in_flight=True), []
-
-
-def record_success(breaker: BreakerState, policy: BreakerPolicy, now: float) -> tuple[BreakerState, list[str]]:
+def on_outcome(breaker: BreakerState, policy: BreakerPolicy, now: float, *, ok: bool,
+               probe: bool = False) -> tuple[BreakerState, list[str]]:
+    """A call to the model ended: ok, or failed retryably (a fatal error counts as ok: the provider answered)."""
     if breaker.state == "half_open":
-        return BreakerState(), ["BreakerClosed"]
-    return replace(breaker, failures=0), []
-
-
-def record_failure(breaker: BreakerState, policy: BreakerPolicy, now: float) -> tuple[BreakerState, list[str]]:
-    if breaker.state == "half_open":  # the probe failed: back to open, the clock restarts
+        if not probe:
+            return breaker, []  # a call that started before the breaker opened: old news
+        if ok:
+            return BreakerState(), ["BreakerClosed"]
         return BreakerState(state="open", failures=breaker.failures + 1, opened_at=now), ["BreakerOpened"]
     if breaker.state == "open":
         return breaker, []
+    if ok:
+        return (replace(breaker, failures=0) if breaker.failures else breaker), []
     failures = breaker.failures + 1
     if failures >= policy.failure_threshold:
         return BreakerState(state="open", failures=failures, opened_at=now), ["BreakerOpened"]
     return replace(breaker, failures=failures), []
+
+
+def on_probe_claim(breaker: BreakerState, policy: BreakerPolicy, now: float,
+                   claimant: str) -> tuple[BreakerState, list[str]]:
+    """A worker asks to send the probe. The first claim after the timeout wins; so does one after a lost probe."""
+    if breaker.state == "open":
+        assert breaker.opened_at is not None
+        if now - breaker.opened_at >= policy.recovery_timeout_s:
+            return replace(breaker, state="half_open", probe_holder=claimant, probe_granted_at=now), ["BreakerHalfOpened"]
+        return breaker, []
+    if breaker.state == "half_open":
+        assert breaker.probe_granted_at is not None
+        if now - breaker.probe_granted_at >= policy.recovery_timeout_s:  # the holder never reported
+            return replace(breaker, probe_holder=claimant, probe_granted_at=now), []
+    return breaker, []
+
+
+def verdict(breaker: BreakerState, policy: BreakerPolicy, now: float, *, me: str, probing: bool) -> Verdict:
+    """What a worker may do with a call to this model now. `probing`: this worker's probe is already in flight."""
+    if breaker.state == "closed":
+        return "call"
+    if breaker.state == "open":
+        assert breaker.opened_at is not None
+        return "claim" if now - breaker.opened_at >= policy.recovery_timeout_s else "refuse"
+    if breaker.probe_holder == me and not probing:
+        return "probe"
+    assert breaker.probe_granted_at is not None
+    if breaker.probe_holder != me and now - breaker.probe_granted_at >= policy.recovery_timeout_s:
+        return "claim"
+    return "refuse"

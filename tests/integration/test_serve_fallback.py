@@ -6,7 +6,9 @@ import httpx
 
 from providers import OpenAIProvider
 from streams.agents import RequestServer
+from streams.agents.breakers import LocalBreakers
 from streams.agents.resilience import ResilientCaller
+from streams.cluster_state import ClusterState
 from streams.config import load_config
 from streams.events import LLMRequest
 from streams.provider_directory import Route, build_directory
@@ -25,6 +27,11 @@ class Clock:
         self.now += seconds
 
 
+def _caller(clock: Clock, backoff: BackoffPolicy, policy: BreakerPolicy, **options) -> ResilientCaller:  # noqa: ANN003
+    return ResilientCaller(backoff=backoff, breakers=LocalBreakers(policy, clock=lambda: clock.now), sleep=clock.sleep,
+                           **options)
+
+
 def _point(directory, model: str, api_model: str) -> None:  # noqa: ANN001
     """Send `model`'s calls to a test-server behaviour (error-500, bad-key, ...) or back to its own id."""
     route = directory.route(model)
@@ -33,9 +40,8 @@ def _point(directory, model: str, api_model: str) -> None:  # noqa: ANN001
 
 async def test_a_failing_primary_is_retried_on_schedule_then_falls_back_and_a_fatal_error_stops_the_chain():
     config, clock = load_config(), Clock()
-    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=3, initial_delay_s=1, max_delay_s=60),
-                             breaker=BreakerPolicy(failure_threshold=5), monotonic=lambda: clock.now,
-                             sleep=clock.sleep, jitter=lambda: 0.0)
+    caller = _caller(clock, BackoffPolicy(max_attempts=3, initial_delay_s=1, max_delay_s=60),
+                     BreakerPolicy(failure_threshold=5), jitter=lambda: 0.0)
     with ProviderServer() as server:
         async with httpx.AsyncClient() as client:
             directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
@@ -65,8 +71,7 @@ async def test_a_failing_primary_is_retried_on_schedule_then_falls_back_and_a_fa
 
 async def test_the_breaker_opens_on_repeated_failures_excludes_the_model_and_one_probe_closes_it():
     config, clock = load_config(), Clock()
-    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=1), breaker=BreakerPolicy(failure_threshold=2,
-                             recovery_timeout_s=300), monotonic=lambda: clock.now, sleep=clock.sleep)
+    caller = _caller(clock, BackoffPolicy(max_attempts=1), BreakerPolicy(failure_threshold=2, recovery_timeout_s=300))
     with ProviderServer() as server:
         async with httpx.AsyncClient() as client:
             directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
@@ -95,8 +100,7 @@ async def test_the_breaker_opens_on_repeated_failures_excludes_the_model_and_one
 
 async def test_when_every_candidate_is_refused_the_answer_says_so():
     config, clock = load_config(), Clock()
-    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=1), breaker=BreakerPolicy(failure_threshold=1),
-                             monotonic=lambda: clock.now, sleep=clock.sleep)
+    caller = _caller(clock, BackoffPolicy(max_attempts=1), BreakerPolicy(failure_threshold=1))
     with ProviderServer() as server:
         async with httpx.AsyncClient() as client:
             directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
@@ -121,8 +125,7 @@ def test_families_without_a_key_are_simulated_and_say_so():
 
 async def test_when_every_candidate_fails_it_degrades_down_the_tiers():
     config, clock = load_config(), Clock()
-    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=1), breaker=BreakerPolicy(), monotonic=lambda: clock.now,
-                             sleep=clock.sleep)
+    caller = _caller(clock, BackoffPolicy(max_attempts=1), BreakerPolicy())
     with ProviderServer() as server:
         async with httpx.AsyncClient() as client:
             directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
@@ -131,7 +134,10 @@ async def test_when_every_candidate_fails_it_degrades_down_the_tiers():
             _point(directory, "codellama-70b", "error-codellama")
             served = await RequestServer(config=config, directory=directory, environment="test", caller=caller).serve(
                 LLMRequest(request_id="deg", task_type="code_generation", prompt="x"))
-    assert served.response.status == "ok" and served.response.model == "gpt-4", "tier 2's first model"
-    assert [a.model for a in served.response.attempts] == ["gpt-4-turbo", "claude-3-5-sonnet", "codellama-70b", "gpt-4"]
+    # Tier 2 is gpt-4, claude-3-opus and gemini-pro; with no live figures the matrix prefers the cheapest.
+    assert served.response.status == "ok" and served.response.model == "gemini-pro", "tier 2's best score"
+    assert [a.model for a in served.response.attempts] == ["gpt-4-turbo", "claude-3-5-sonnet", "codellama-70b", "gemini-pro"]
     decision = next(e for e in served.telemetry if e.event_type == "route_decided")
-    assert decision.reason == "degraded" and decision.chosen_model == "gpt-4"
+    assert decision.reason == "degraded" and decision.chosen_model == "gemini-pro"
+    tier_2 = {m: decision.scores[m] for m in ("gpt-4", "claude-3-opus", "gemini-pro")}
+    assert max(tier_2, key=tier_2.get) == "gemini-pro" and len(set(tier_2.values())) == 3

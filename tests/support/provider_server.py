@@ -81,6 +81,7 @@ def _prompt_text(body: dict) -> str:
 class ProviderServer:
     def __init__(self, *, recording: dict | None = None):
         self.recording = recording
+        self.failing: set[str] = set()  # models answered with a 500 until removed: an outage and its recovery
         self.calls: list[dict] = []
         self.paths: list[str] = []
         self.auth_headers: list[str] = []
@@ -153,8 +154,9 @@ class ProviderServer:
         if path.startswith(("/v1/files", "/v1/batches", "/v1/messages/batches")):
             return self._batch(method, path, body)
         model = body.get("model") or (re.search(r"/models/([^:]+):", path) or [None, ""])[1]
-        if model in _FAILURES:
-            status, message, kinds = _FAILURES[model]
+        failure = _FAILURES.get("error-500" if model in self.failing else model)
+        if failure:
+            status, message, kinds = failure
             status_, headers, payload = self._json(status, _error_body(family, status, message, kinds[family]))
             if status == 429:
                 headers["Retry-After"] = "2"

@@ -147,8 +147,11 @@ def test_blocks_left_out_get_parsed_defaults():
 
 
 def test_the_router_builds_its_retries_and_breakers_from_the_config():
-    from streams.agents.serve import resilient_caller
+    from streams.agents.breakers import LocalBreakers
+    from streams.agents.serve import breaker_policy, resilient_caller
+    from streams.cluster_state import ClusterState
 
-    caller = resilient_caller(load_config())
-    assert caller._backoff.max_attempts == 3 and caller._backoff.initial_delay_s == 1.0
-    assert caller._policy.failure_threshold == 5 and caller._policy.recovery_timeout_s == 300.0
+    config = load_config()
+    caller = resilient_caller(config, ClusterState(LocalBreakers(breaker_policy(config))))
+    assert caller.backoff.max_attempts == 3 and caller.backoff.initial_delay_s == 1.0
+    assert caller.breakers.policy.failure_threshold == 5 and caller.breakers.policy.recovery_timeout_s == 300.0

@@ -1,0 +1,122 @@
+"""Where a worker's circuit breakers live: in this process, or kept cluster-wide.
+
+LocalBreakers applies the breaker rules here, at once: one process, or tests without a broker.
+ClusterBreakers reports every outcome on llm.outcomes and reads the keeper's state back from
+llm.model-health, so a breaker that opens on one worker is open on all of them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from streams.events import BreakerChanged, ModelHealth, ModelOutcome, utcnow
+from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim, verdict
+
+__all__ = ["Breakers", "LocalBreakers", "ClusterBreakers", "breaker_changed"]
+
+Admission = Literal["call", "probe"] | None  # None: refused
+
+_STATE_OF = {"BreakerOpened": "open", "BreakerHalfOpened": "half_open", "BreakerClosed": "closed"}
+_REASON = {"BreakerOpened": "{failures} failures in a row", "BreakerHalfOpened": "recovery timeout passed: one probe allowed",
+           "BreakerClosed": "probe succeeded"}
+
+
+def breaker_changed(model: str, name: str, state: BreakerState) -> BreakerChanged:
+    reason = _REASON[name].format(failures=state.failures)
+    if name == "BreakerOpened" and state.failures == 0:
+        reason = "forced"
+    return BreakerChanged(event_id=uuid.uuid4().hex, at=utcnow(), model=model, state=_STATE_OF[name], reason=reason)
+
+
+class Breakers:
+    """What ResilientCaller asks before and tells after each call."""
+
+    async def admit(self, model: str, events: list) -> Admission:
+        raise NotImplementedError
+
+    async def report(self, model: str, *, ok: bool, probe: bool, latency_ms: float, output_tokens: int,
+                     events: list) -> None:
+        raise NotImplementedError
+
+    def state(self, model: str) -> BreakerState:
+        raise NotImplementedError
+
+
+class LocalBreakers(Breakers):
+    def __init__(self, policy: BreakerPolicy, *, clock: Callable[[], float] = time.time):
+        self.policy = policy
+        self._clock = clock
+        self._states: dict[str, BreakerState] = {}
+        self._probing: set[str] = set()
+        self._me = "local"
+
+    def state(self, model: str) -> BreakerState:
+        return self._states.get(model, BreakerState())
+
+    def _set(self, model: str, state: BreakerState, names: list[str], events: list) -> None:
+        self._states[model] = state
+        events.extend(breaker_changed(model, name, state) for name in names)
+
+    async def admit(self, model: str, events: list) -> Admission:
+        now = self._clock()
+        answer = verdict(self.state(model), self.policy, now, me=self._me, probing=model in self._probing)
+        if answer == "claim":  # this process is the keeper too: the claim is granted at once
+            self._set(model, *on_probe_claim(self.state(model), self.policy, now, self._me), events)
+            answer = verdict(self.state(model), self.policy, now, me=self._me, probing=model in self._probing)
+        if answer == "probe":
+            self._probing.add(model)
+        return answer if answer in ("call", "probe") else None
+
+    async def report(self, model: str, *, ok: bool, probe: bool, latency_ms: float, output_tokens: int,
+                     events: list) -> None:
+        if probe:
+            self._probing.discard(model)
+        self._set(model, *on_outcome(self.state(model), self.policy, self._clock(), ok=ok, probe=probe), events)
+
+
+class ClusterBreakers(Breakers):
+    """The keeper's state, as last broadcast; outcomes and probe claims go out on llm.outcomes."""
+
+    CLAIM_EVERY_S = 1.0  # a worker re-asks for a probe at most this often per model
+
+    def __init__(self, policy: BreakerPolicy, *, me: str, send: Callable[[ModelOutcome], Awaitable[None]],
+                 clock: Callable[[], float] = time.time):
+        self.policy = policy
+        self.me = me
+        self._send = send
+        self._clock = clock
+        self._states: dict[str, BreakerState] = {}
+        self.figures: dict[str, dict[str, float]] = {}
+        self._probing: set[str] = set()
+        self._claimed_at: dict[str, float] = {}
+
+    def apply(self, health: ModelHealth) -> None:
+        self._states[health.model] = BreakerState(state=health.state, failures=health.failures,
+                                                  opened_at=health.opened_at, probe_holder=health.probe_holder,
+                                                  probe_granted_at=health.probe_granted_at)
+        self.figures[health.model] = health.figures
+
+    def state(self, model: str) -> BreakerState:
+        return self._states.get(model, BreakerState())
+
+    async def admit(self, model: str, events: list) -> Admission:
+        now = self._clock()
+        answer = verdict(self.state(model), self.policy, now, me=self.me, probing=model in self._probing)
+        if answer == "probe":
+            self._probing.add(model)
+            return "probe"
+        if answer == "claim" and now - self._claimed_at.get(model, 0.0) >= self.CLAIM_EVERY_S:
+            self._claimed_at[model] = now
+            await self._send(ModelOutcome(model=model, worker=self.me, at=now, kind="probe_claim"))
+        return "call" if answer == "call" else None
+
+    async def report(self, model: str, *, ok: bool, probe: bool, latency_ms: float, output_tokens: int,
+                     events: list) -> None:
+        if probe:
+            self._probing.discard(model)
+        await self._send(ModelOutcome(model=model, worker=self.me, at=self._clock(), ok=ok, probe=probe,
+                                      latency_ms=latency_ms, output_tokens=output_tokens))
+

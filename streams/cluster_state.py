@@ -1,0 +1,37 @@
+"""What one worker knows of the cluster: breakers and live figures per model, and operators' overrides.
+
+Filled by the broadcast reader (llm.model-health and llm.control) on a worker; in tests and
+single-process use it starts empty and the breakers are local.
+"""
+
+from __future__ import annotations
+
+from streams.agents.breakers import Breakers, ClusterBreakers
+from streams.events import ControlCommand, ModelHealth
+from streams.routing.overrides import Overrides, apply_command
+from streams.routing.scoring import Figures
+
+__all__ = ["ClusterState"]
+
+
+class ClusterState:
+    def __init__(self, breakers: Breakers):
+        self.breakers = breakers
+        self.overrides = Overrides()
+        self.commands_applied = 0
+
+    def figures(self) -> dict[str, Figures]:
+        if isinstance(self.breakers, ClusterBreakers):
+            return {model: Figures.of(raw) for model, raw in self.breakers.figures.items()}
+        return {}
+
+    def apply_health(self, health: ModelHealth) -> None:
+        if isinstance(self.breakers, ClusterBreakers):
+            self.breakers.apply(health)
+
+    def apply_control(self, command: ControlCommand) -> None:
+        self.overrides = apply_command(self.overrides, command.action, command.target, command.model)
+        self.commands_applied += 1
+
+    def forced_closed(self, model: str) -> bool:
+        return self.overrides.forced_breakers.get(model) == "closed"

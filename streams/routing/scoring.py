@@ -1,0 +1,173 @@
+"""The multi-criteria decision matrix (selection_criteria): score candidates, exclude the ones that
+cannot meet a hard constraint (with the reason), and order the rest. Pure: figures and prices in.
+
+Each criterion is a number in [0, 1]; the score is their weighted sum (weights from config,
+0.3 / 0.4 / 0.2 / 0.1 in the seed):
+  cost_sensitivity          1 - estimated cost / the dearest candidate's estimated cost
+  performance_requirements  live latency: the best p50 / this p50 and the best p95 / this p95, averaged,
+                            then 3:1 with throughput (output tokens/s over the best). No data: PRIOR_PERFORMANCE.
+  quality_expectations      the tier's prior quality (PRIOR_QUALITY) times the live success rate
+  specialized_capabilities  function calling (half) and context room: the window against twice the need (half)
+
+A model has live figures once it has MIN_CALLS calls in the current window; before that it gets the priors.
+
+Ordering. Task routing is the contract for the first choice: the route's primary (or the request's
+preferred model, or an operator's pin) stays first while it is admitted. The matrix orders what
+comes after it (switch_to_secondary_model: the same capability class as the primary first, then by
+score), orders each degradation tier by score, and spreads load over candidates with equal scores
+(fewest calls in flight first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from streams.config import HugaiConfig
+from streams.events import LLMRequest
+
+__all__ = [
+    "Figures", "Ranking", "Constraints", "rank", "estimate_tokens", "PRIOR_QUALITY", "PRIOR_PERFORMANCE", "MIN_CALLS",
+]
+
+PRIOR_QUALITY = {1: 0.95, 2: 0.9, 3: 0.8, 4: 0.7}  # by tier: the seed's thresholds for premium, advanced, standard, local
+PRIOR_PERFORMANCE = 0.5  # no data: neither the best nor the worst
+MIN_CALLS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One model's live numbers over the current window."""
+
+    calls: int = 0
+    ok: int = 0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    tokens_per_s: float = 0.0
+
+    @classmethod
+    def of(cls, raw: Mapping[str, float]) -> Figures:
+        return cls(calls=int(raw.get("calls", 0)), ok=int(raw.get("ok", 0)), p50_ms=raw.get("p50_ms", 0.0),
+                   p95_ms=raw.get("p95_ms", 0.0), tokens_per_s=raw.get("tokens_per_s", 0.0))
+
+    @property
+    def live(self) -> bool:
+        return self.calls >= MIN_CALLS
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    """The hard limits one request sets, with the environment profile's quality floor as the default."""
+
+    quality_threshold: float | None = None  # from the request: applies to every candidate, degraded or not
+    profile_quality: float | None = None  # from HUGAI_ENV's profile: not applied when degrading
+    max_cost_usd: float | None = None
+    max_latency_ms: float | None = None
+    needed_tokens: int = 0
+
+    @classmethod
+    def of(cls, request: LLMRequest, *, profile_quality: float | None, output_tokens: int) -> Constraints:
+        needs = request.performance_requirements
+        explicit = [q for q in (request.quality_threshold, needs.min_quality if needs else None) if q is not None]
+        return cls(
+            quality_threshold=max(explicit) if explicit else None,
+            profile_quality=profile_quality,
+            max_cost_usd=request.max_cost_per_request,
+            max_latency_ms=needs.max_latency * 1000 if needs and needs.max_latency else None,
+            needed_tokens=estimate_tokens(request) + output_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    order: tuple[str, ...]  # what to try, in order
+    degrade: tuple[str, ...]  # tried only when every model in `order` is unavailable
+    scores: dict[str, float] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
+
+
+def estimate_tokens(request: LLMRequest) -> int:
+    """Input tokens, roughly: 4 characters a token plus a few per message. Only for limits and estimates."""
+    return sum(len(m.content) // 4 + 4 for m in request.chat_messages())
+
+
+def rank(config: HugaiConfig, candidates: tuple[str, ...], degrade: tuple[str, ...], constraints: Constraints, *,
+         estimated_cost: Mapping[str, float], figures: Mapping[str, Figures], unavailable: Mapping[str, str],
+         in_flight: Mapping[str, int] | None = None) -> Ranking:
+    in_flight = in_flight or {}
+    everyone = candidates + degrade
+    scores = _scores(config, everyone, constraints, estimated_cost, figures)
+    excluded: dict[str, str] = {}
+    for model in everyone:
+        reason = unavailable.get(model) or _violation(config, model, constraints, estimated_cost, figures,
+                                                      degrading=model in degrade)
+        if reason:
+            excluded[model] = reason
+    kept = [m for m in candidates if m not in excluded]
+    order: list[str] = []
+    if kept:
+        first, rest = kept[0], kept[1:]
+        same_class = config.models[first].capability_class
+
+        def fallback_key(model: str) -> tuple:
+            return (config.models[model].capability_class != same_class, -round(scores[model], 6),
+                    in_flight.get(model, 0), candidates.index(model))
+
+        order = [first, *sorted(rest, key=fallback_key)]
+    tail = sorted((m for m in degrade if m not in excluded),
+                  key=lambda m: (config.models[m].tier, -round(scores[m], 6), in_flight.get(m, 0), degrade.index(m)))
+    return Ranking(order=tuple(order), degrade=tuple(tail), scores=scores, excluded=excluded)
+
+
+def quality(config: HugaiConfig, model: str, figures: Figures) -> float:
+    prior = PRIOR_QUALITY.get(config.models[model].tier, min(PRIOR_QUALITY.values()))
+    return prior * (figures.ok / figures.calls) if figures.live else prior
+
+
+def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_cost: Mapping[str, float],
+               figures: Mapping[str, Figures], *, degrading: bool) -> str | None:
+    spec = config.models[model]
+    if spec.context_length and limits.needed_tokens > spec.context_length:
+        return f"context window {spec.context_length} tokens < {limits.needed_tokens} needed"
+    cost = estimated_cost.get(model, 0.0)
+    if limits.max_cost_usd is not None and cost > limits.max_cost_usd:
+        return f"estimated cost ${cost:.6f} > max_cost_per_request ${limits.max_cost_usd:.6f}"
+    live = figures.get(model, Figures())
+    q = quality(config, model, live)
+    if limits.quality_threshold is not None and q < limits.quality_threshold:
+        return f"quality {q:.2f} < quality_threshold {limits.quality_threshold:.2f}"
+    if not degrading and limits.profile_quality is not None and q < limits.profile_quality:
+        return f"quality {q:.2f} < the environment's quality_threshold {limits.profile_quality:.2f}"
+    if limits.max_latency_ms is not None and live.live and live.p95_ms > limits.max_latency_ms:
+        return f"p95 latency {live.p95_ms:.0f} ms > max_latency {limits.max_latency_ms:.0f} ms"
+    return None
+
+
+def _scores(config: HugaiConfig, models: tuple[str, ...], limits: Constraints, estimated_cost: Mapping[str, float],
+            figures: Mapping[str, Figures]) -> dict[str, float]:
+    weights = config.selection_criteria.weights()
+    dearest = max((estimated_cost.get(m, 0.0) for m in models), default=0.0)
+    live = {m: figures[m] for m in models if m in figures and figures[m].live}
+    best_p50 = min((f.p50_ms for f in live.values() if f.p50_ms > 0), default=0.0)
+    best_p95 = min((f.p95_ms for f in live.values() if f.p95_ms > 0), default=0.0)
+    best_tps = max((f.tokens_per_s for f in live.values()), default=0.0)
+    scores = {}
+    for model in models:
+        spec = config.models[model]
+        cost = 1.0 - estimated_cost.get(model, 0.0) / dearest if dearest > 0 else 1.0
+        f = live.get(model)
+        if f is None:
+            performance = PRIOR_PERFORMANCE
+        else:
+            latency = (_ratio(best_p50, f.p50_ms) + _ratio(best_p95, f.p95_ms)) / 2
+            performance = 0.75 * latency + 0.25 * (f.tokens_per_s / best_tps if best_tps > 0 else 1.0)
+        room = 1.0 if not limits.needed_tokens else min(1.0, (spec.context_length or 0) / (2 * limits.needed_tokens))
+        capabilities = 0.5 * spec.function_calling + 0.5 * room
+        scores[model] = round(weights["cost_sensitivity"] * cost + weights["performance_requirements"] * performance
+                              + weights["quality_expectations"] * quality(config, model, f or Figures())
+                              + weights["specialized_capabilities"] * capabilities, 6)
+    return scores
+
+
+def _ratio(best: float, value: float) -> float:
+    return best / value if value > 0 and best > 0 else 1.0

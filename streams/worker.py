@@ -71,6 +71,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
                         max_age=config.security_configuration.api_key_management.rotation_frequency)
 
     _add_health(app, directory.families())
+    _add_cluster_page(app, state, approvals)
 
     @app.on_before_shutdown.connect
     async def _close_http_client(sender: faust.App, **_: object) -> None:
@@ -139,6 +140,23 @@ def _add_health(app: faust.App, families: dict[str, str]) -> None:
     async def healthz(web, request):  # noqa: ANN001 - Faust's view signature
         body = {"ready": state["ready"], "providers": families}
         return web.json(body, status=200 if state["ready"] else 503)
+
+
+def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate) -> None:
+    """What this worker believes of the cluster: for operators, and for tests that compare workers."""
+
+    @app.page("/cluster")
+    async def cluster(web, request):  # noqa: ANN001 - Faust's view signature
+        breakers = state.breakers
+        overrides = state.overrides
+        return web.json({
+            "worker": breakers.me if isinstance(breakers, ClusterBreakers) else "local",
+            "breakers": breakers.describe() if isinstance(breakers, ClusterBreakers) else {},
+            "overrides": {"forced_breakers": overrides.forced_breakers, "disabled_models": sorted(overrides.disabled_models),
+                          "disabled_providers": sorted(overrides.disabled_providers), "pins": overrides.pins},
+            "commands_applied": state.commands_applied,
+            "approvals_waiting": approvals.waiting,
+        })
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:

@@ -45,14 +45,15 @@ def provider_server() -> Iterator[ProviderServer]:
         yield server
 
 
-def make_stack(data_dir: Path, bootstrap: str, **env: str) -> tuple[DevStack, pytest.MonkeyPatch]:
-    """A worker and a sink against `bootstrap`, with `env` set for them. Caller stops both."""
+def make_stack(data_dir: Path, bootstrap: str, *, workers: int = 1, **env: str) -> tuple[DevStack, pytest.MonkeyPatch]:
+    """`workers` workers and a sink against `bootstrap`, with `env` set for them. Caller stops them."""
     patch = pytest.MonkeyPatch()
     patch.setenv("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
     patch.setenv("HUGAI_DATA_DIR", str(data_dir))
     for name, value in env.items():
         patch.setenv(name, value)
-    return DevStack(Settings(), http_port=free_port(), reports_port=free_port()), patch
+    return DevStack(Settings(), http_port=free_port(), reports_port=free_port(),
+                    extra_worker_ports=tuple(free_port() for _ in range(workers - 1))), patch
 
 
 @pytest.fixture(scope="module")

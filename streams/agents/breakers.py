@@ -90,6 +90,7 @@ class ClusterBreakers(Breakers):
         self._clock = clock
         self._states: dict[str, BreakerState] = {}
         self.figures: dict[str, dict[str, float]] = {}
+        self.applied_at: dict[str, float] = {}  # when this worker learnt each model's state
         self._probing: set[str] = set()
         self._claimed_at: dict[str, float] = {}
 
@@ -98,6 +99,13 @@ class ClusterBreakers(Breakers):
                                                   opened_at=health.opened_at, probe_holder=health.probe_holder,
                                                   probe_granted_at=health.probe_granted_at)
         self.figures[health.model] = health.figures
+        self.applied_at[health.model] = self._clock()
+
+    def describe(self) -> dict[str, dict]:
+        return {model: {"state": state.state, "failures": state.failures, "opened_at": state.opened_at,
+                        "probe_holder": state.probe_holder, "applied_at": self.applied_at.get(model),
+                        "figures": self.figures.get(model, {})}
+                for model, state in self._states.items()}
 
     def state(self, model: str) -> BreakerState:
         return self._states.get(model, BreakerState())

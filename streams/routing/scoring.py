@@ -6,7 +6,8 @@ Each criterion is a number in [0, 1]; the score is their weighted sum (weights f
   cost_sensitivity          1 - estimated cost / the dearest candidate's estimated cost
   performance_requirements  live latency: the best p50 / this p50 and the best p95 / this p95, averaged,
                             then 3:1 with throughput (output tokens/s over the best). No data: PRIOR_PERFORMANCE.
-  quality_expectations      the tier's prior quality (PRIOR_QUALITY) times the live success rate
+  quality_expectations      the tier's prior quality (PRIOR_QUALITY) times the live success rate (reliability);
+                            quality thresholds are checked against the prior alone
   specialized_capabilities  function calling (half) and context room: the window against twice the need (half)
 
 A model has live figures once it has MIN_CALLS calls in the current window; before that it gets the priors.
@@ -133,7 +134,9 @@ def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_c
     if limits.max_cost_usd is not None and cost > limits.max_cost_usd:
         return f"estimated cost ${cost:.6f} > max_cost_per_request ${limits.max_cost_usd:.6f}"
     live = figures.get(model, Figures())
-    q = quality(config, model, live)
+    # Thresholds are about what the model can deliver, so the prior; its current error rate is the
+    # breaker's business (excluding on it would also keep the breaker's probe from ever going).
+    q = quality(config, model, Figures())
     if limits.quality_threshold is not None and q < limits.quality_threshold:
         return f"quality {q:.2f} < quality_threshold {limits.quality_threshold:.2f}"
     if not degrading and limits.profile_quality is not None and q < limits.profile_quality:

@@ -34,9 +34,27 @@ TABLE_FOR_EVENT = {
     "key_rotation_due": "security_events",
     "queue_depth_sampled": "queue_depth",
     "breaker_changed": "breaker_events",
+    "control_command": "control_audit",
+    "approval_requested": "control_audit",
+    "approval_decided": "control_audit",
 }
 # Tables whose rows have one id each: a row whose id is stored already is not inserted again.
 UNIQUE_KEY = {"requests": "request_id", "attempts": "attempt_id", "routing_decisions": "request_id"}
+
+
+def _audit_row(kind: str, event: dict) -> dict:
+    """Operators' commands and the approval queue, as control_audit rows: who, when, what, why."""
+    if kind == "control_command":
+        target = event["target"] + (f" -> {event['model']}" if event.get("model") else "")
+        return {"event_id": event["event_id"], "at": event["at"], "actor": event["actor"], "command": event["action"],
+                "target": target, "reason": event["reason"]}
+    if kind == "approval_requested":
+        return {"event_id": f"requested:{event['request_id']}", "at": event["at"], "actor": "router",
+                "command": "approval_requested", "target": event["request_id"],
+                "reason": f"{event['task_type']} on {event['model']}, estimated ${event['estimated_cost_usd']:.6f}"}
+    command = "approve" if event["approved"] else ("approval_timeout" if event["actor"] == "timeout" else "reject")
+    return {"event_id": event["event_id"], "at": event["at"], "actor": event["actor"], "command": command,
+            "target": event["request_id"], "reason": event["reason"]}
 
 
 def quote(value: object) -> str:
@@ -130,6 +148,8 @@ class TelemetrySink:
             table = TABLE_FOR_EVENT[kind]
             if table == "security_events":
                 row["event_type"] = kind  # that table keeps the kind as a column
+            if table == "control_audit":
+                row = _audit_row(kind, row)
             return table, row
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A record we cannot file is skipped, not retried forever: it would block every row behind it.

@@ -25,6 +25,13 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(config_app, name="config")
 app.add_typer(dashboards_app, name="dashboards")
 
+
+def _add_operator_commands() -> None:
+    from streams.cli_control import approvals_app, control_app
+
+    app.add_typer(control_app, name="control")
+    app.add_typer(approvals_app, name="approvals")
+
 # Tables stay readable when output goes to a file or CI log (rich assumes 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
@@ -390,6 +397,9 @@ def config_check(path: Annotated[Optional[Path], typer.Argument(help="Config fil
         console.print(f"{requirement}:", highlight=False)
         for control in controls:
             console.print(f"  - {control}", highlight=False, markup=False)
+
+
+_add_operator_commands()
 
 
 def main() -> None:

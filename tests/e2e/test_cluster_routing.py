@@ -1,0 +1,224 @@
+"""Two worker processes on the real broker: one circuit breaker per model, operators' commands
+and the approval queue, all seen alike by both workers, and all on record in ClickHouse.
+
+Breakers: the primary of complex_reasoning (gpt-4-turbo, served over HTTP by the test server)
+fails; its fallback (claude-3-5-sonnet, simulated) answers. After failure_threshold failures the
+breaker is open on both workers; after recovery_timeout one probe, granted to one worker, closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from analytics.store import ChdbStore
+
+from streams.config import DEFAULT_CONFIG_PATH
+from streams.devstack import DevStack
+from streams.events import LLMRequest
+from streams.reply_client import ReplyClient
+from tests.conftest import SENTINEL_KEY, make_stack
+
+pytestmark = pytest.mark.kafka
+
+RECOVERY_S = 4
+APPROVAL_TIMEOUT_S = 4
+
+
+def cluster_view(dev: DevStack) -> dict[str, dict]:
+    views = {}
+    for role, port in dev.workers.items():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/cluster", timeout=5) as response:
+            views[role] = json.loads(response.read())
+    return views
+
+
+def wait_for(check, what: str, timeout: float = 20.0):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ask(dev: DevStack, requests: list[LLMRequest]) -> dict:
+    async def call() -> dict:
+        async with ReplyClient(dev.bootstrap) as client:
+            return await client.call(requests, timeout=60)
+
+    return asyncio.run(call())
+
+
+@pytest.fixture(scope="module")
+def two_workers(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iterator[DevStack]:  # noqa: ANN001
+    data = tmp_path_factory.mktemp("cluster")
+    config = Path(data) / "models.yaml"
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["circuit_breaker"] = {"failure_threshold": 5, "recovery_timeout": f"{RECOVERY_S}s"}
+    raw["human_oversight"] = {"critical_task_types": ["security_review"], "approval_cost_threshold": "$0.0001",
+                              "approval_timeout": f"{APPROVAL_TIMEOUT_S}s"}
+    config.write_text(yaml.safe_dump(raw))
+    dev, patch = make_stack(data, kafka_bootstrap, workers=2, HUGAI_CONFIG=str(config),
+                            OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url)
+    try:
+        dev.start()
+        yield dev
+    finally:
+        dev.stop()
+        patch.undo()
+
+
+def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes_it(two_workers, provider_server):
+    dev, run = two_workers, uuid.uuid4().hex[:8]
+    primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == "gpt-4-turbo")  # noqa: E731
+    provider_server.failing.add("gpt-4-turbo")
+    requests = [LLMRequest(request_id=f"cb-{run}-{i}", task_type="complex_reasoning", prompt="think") for i in range(40)]
+    responses = ask(dev, requests)
+    assert {r.status for r in responses.values()} == {"ok"}
+    assert {r.model for r in responses.values()} == {"claude-3-5-sonnet"}, "every request is answered by the fallback"
+    failed_first = {r.request_id for r in responses.values() if r.attempts[0].model == "gpt-4-turbo"}
+    assert len(failed_first) >= 5
+
+    views = wait_for(lambda: (v := cluster_view(dev)) and all(
+        w["breakers"].get("gpt-4-turbo", {}).get("state") == "open" for w in v.values()) and v, "open on both workers")
+    lag = {role: w["breakers"]["gpt-4-turbo"]["applied_at"] - w["breakers"]["gpt-4-turbo"]["opened_at"]
+           for role, w in views.items()}
+    print(f"\n[breaker] opened -> known on each worker after (s): {lag}")
+    assert all(0 <= seconds < 1.0 for seconds in lag.values()), lag
+
+    calls_while_open = primary_calls()
+    later = [LLMRequest(request_id=f"cb-{run}-open-{i}", task_type="complex_reasoning", prompt="think") for i in range(10)]
+    answered = ask(dev, later)
+    assert {r.model for r in answered.values()} == {"claude-3-5-sonnet"}
+    assert all([a.model for a in r.attempts] == ["claude-3-5-sonnet"] for r in answered.values())
+    assert primary_calls() == calls_while_open, "an open breaker sends nothing to its model, on either worker"
+
+    provider_server.failing.discard("gpt-4-turbo")  # the provider recovers
+    time.sleep(RECOVERY_S)
+    before_probe = primary_calls()
+    served_by_primary = None
+    for i in range(60):  # one at a time, until the worker granted the probe gets a request
+        (response,) = ask(dev, [LLMRequest(request_id=f"cb-{run}-probe-{i}", task_type="complex_reasoning",
+                                           prompt="think")]).values()
+        assert response.status == "ok"
+        if response.model == "gpt-4-turbo":
+            served_by_primary = i
+            break
+        time.sleep(0.1)
+    assert served_by_primary is not None, "the probe never went"
+    assert primary_calls() - before_probe == 1, "exactly one probe"
+    wait_for(lambda: all(w["breakers"]["gpt-4-turbo"]["state"] == "closed" for w in cluster_view(dev).values()),
+             "closed on both workers")
+    after = ask(dev, [LLMRequest(request_id=f"cb-{run}-after-{i}", task_type="complex_reasoning", prompt="think")
+                      for i in range(6)])
+    assert {r.model for r in after.values()} == {"gpt-4-turbo"}
+
+
+def hugai(dev: DevStack, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": dev.bootstrap, "HUGAI_CONFIG": os.environ["HUGAI_CONFIG"]}
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def on_both(dev: DevStack, check, what: str) -> None:  # noqa: ANN001
+    wait_for(lambda: all(check(view) for view in cluster_view(dev).values()), f"{what} on both workers")
+
+
+def routed(dev: DevStack, task_type: str, n: int, tag: str) -> list:
+    return list(ask(dev, [LLMRequest(request_id=f"{tag}-{uuid.uuid4().hex[:6]}-{i}", task_type=task_type, prompt="x")
+                          for i in range(n)]).values())
+
+
+def test_operator_commands_take_effect_on_both_workers(two_workers):
+    dev = two_workers
+    done = hugai(dev, "control", "model", "gpt-4-turbo", "disable", "--reason", "vendor incident 42", "--actor", "ops-ann")
+    assert done.returncode == 0, done.stderr
+    on_both(dev, lambda v: "gpt-4-turbo" in v["overrides"]["disabled_models"], "gpt-4-turbo disabled")
+    responses = routed(dev, "complex_reasoning", 8, "ctl-off")
+    assert {r.model for r in responses} == {"claude-3-5-sonnet"}
+    assert all("gpt-4-turbo" not in [a.model for a in r.attempts] for r in responses)
+    assert hugai(dev, "control", "model", "gpt-4-turbo", "enable", "--reason", "resolved").returncode == 0
+    on_both(dev, lambda v: not v["overrides"]["disabled_models"], "gpt-4-turbo enabled")
+
+    assert hugai(dev, "control", "pin", "code_generation", "gemini-pro", "--reason", "trial").returncode == 0
+    on_both(dev, lambda v: v["overrides"]["pins"] == {"code_generation": "gemini-pro"}, "the pin")
+    assert {r.model for r in routed(dev, "code_generation", 8, "ctl-pin")} == {"gemini-pro"}
+    assert hugai(dev, "control", "unpin", "code_generation", "--reason", "trial over").returncode == 0
+
+    assert hugai(dev, "control", "breaker", "claude-3-5-sonnet", "open", "--reason", "drill").returncode == 0
+    on_both(dev, lambda v: v["overrides"]["forced_breakers"] == {"claude-3-5-sonnet": "open"}, "forced open")
+    assert {r.model for r in routed(dev, "requirements_analysis", 8, "ctl-brk")} == {"gpt-4-turbo"}
+    assert hugai(dev, "control", "breaker", "claude-3-5-sonnet", "auto", "--reason", "drill over").returncode == 0
+    on_both(dev, lambda v: not v["overrides"]["forced_breakers"] and not v["overrides"]["pins"], "all cleared")
+    assert {r.model for r in routed(dev, "requirements_analysis", 4, "ctl-back")} == {"claude-3-5-sonnet"}
+
+    show = hugai(dev, "control", "show")
+    assert show.returncode == 0, show.stderr
+    shown = json.loads(show.stdout)
+    assert shown == {"forced_breakers": {}, "disabled_models": [], "disabled_providers": [], "pins": {}}
+    bad = hugai(dev, "control", "model", "gpt-5", "disable", "--reason", "x")
+    assert bad.returncode == 2 and "unknown model 'gpt-5'" in bad.stderr
+
+
+def test_critical_requests_wait_for_approval_and_are_approved_rejected_or_timed_out(two_workers):
+    dev, run = two_workers, uuid.uuid4().hex[:6]
+    ids = {name: f"appr-{run}-{name}" for name in ("approve", "reject", "timeout")}
+    answers: dict = {}
+    asker = threading.Thread(target=lambda: answers.update(ask(dev, [
+        LLMRequest(request_id=rid, task_type="security_review", prompt="review this") for rid in ids.values()])))
+    asker.start()
+
+    def waiting() -> set[str]:
+        listed = hugai(dev, "approvals", "list", "--json")
+        return {json.loads(line)["request_id"] for line in listed.stdout.splitlines()}
+
+    wait_for(lambda: set(ids.values()) <= waiting(), "three requests in the approval queue")
+    on_both(dev, lambda v: True, "workers up")
+    approved = hugai(dev, "approvals", "approve", ids["approve"], "--reason", "looks fine", "--actor", "lead-bo")
+    assert approved.returncode == 0, approved.stderr
+    assert hugai(dev, "approvals", "reject", ids["reject"], "--reason", "too costly").returncode == 0
+    asker.join(timeout=60)
+    assert answers[ids["approve"]].status == "ok" and answers[ids["approve"]].model == "claude-3-5-sonnet"
+    assert (answers[ids["reject"]].status, answers[ids["reject"]].error.code) == ("rejected", "approval_rejected")
+    assert (answers[ids["timeout"]].status, answers[ids["timeout"]].error.code) == ("rejected", "approval_timeout")
+    assert "no operator decision within 4 s" in answers[ids["timeout"]].error.message
+    late = hugai(dev, "approvals", "approve", ids["timeout"], "--reason", "too late")
+    assert late.returncode == 2 and "already rejected by timeout" in late.stderr
+    assert not (set(ids.values()) & waiting())
+    unknown = hugai(dev, "approvals", "approve", "no-such-request", "--reason", "x")
+    assert unknown.returncode == 2 and "no request 'no-such-request' is waiting" in unknown.stderr
+
+
+def test_clickhouse_holds_the_breaker_transitions_the_audit_trail_and_why_each_request_went_where(two_workers):
+    dev = two_workers
+    dev.stop()  # the sink drains what is published and releases chdb's lock
+    store = ChdbStore(dev.settings.chdb_path)
+    try:
+        transitions = [r["state"] for r in store.query(
+            "SELECT state FROM breaker_events FINAL WHERE model = 'gpt-4-turbo' ORDER BY at")]
+        audit = store.query("SELECT actor, command, target, reason FROM control_audit FINAL ORDER BY at")
+        disabled = store.query("SELECT excluded, scores FROM routing_decisions FINAL WHERE request_id LIKE 'ctl-off-%'")
+    finally:
+        store.close()
+    assert transitions == ["open", "half_open", "closed"]
+    commands = [(r["actor"], r["command"], r["target"], r["reason"]) for r in audit]
+    assert ("ops-ann", "disable_model", "gpt-4-turbo", "vendor incident 42") in commands
+    assert any(c[1:3] == ("pin_task", "code_generation -> gemini-pro") for c in commands)
+    assert ("lead-bo", "approve") in [(c[0], c[1]) for c in commands]
+    assert {c[1] for c in commands} >= {"approval_requested", "reject", "approval_timeout", "breaker_open", "breaker_auto"}
+    assert len(disabled) == 8
+    assert all(row["excluded"] == {"gpt-4-turbo": "disabled by an operator"} for row in disabled)
+    assert all(set(row["scores"]) >= {"gpt-4-turbo", "claude-3-5-sonnet"} for row in disabled)

@@ -21,8 +21,9 @@ class ClusterState:
         self.commands_applied = 0
 
     def figures(self) -> dict[str, Figures]:
+        """The live figures per model, as last broadcast (not a copy: read, never change it)."""
         if isinstance(self.breakers, ClusterBreakers):
-            return {model: Figures.of(raw) for model, raw in self.breakers.figures.items()}
+            return self.breakers.figures
         return {}
 
     def apply_health(self, health: ModelHealth) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Literal
 
 from streams.events import BreakerChanged, ModelHealth, ModelOutcome, utcnow
 from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim, verdict
+from streams.routing.scoring import Figures
 
 __all__ = ["Breakers", "LocalBreakers", "ClusterBreakers", "breaker_changed"]
 
@@ -89,7 +91,7 @@ class ClusterBreakers(Breakers):
         self._send = send
         self._clock = clock
         self._states: dict[str, BreakerState] = {}
-        self.figures: dict[str, dict[str, float]] = {}
+        self.figures: dict[str, Figures] = {}
         self.applied_at: dict[str, float] = {}  # when this worker learnt each model's state
         self._probing: set[str] = set()
         self._claimed_at: dict[str, float] = {}
@@ -98,13 +100,13 @@ class ClusterBreakers(Breakers):
         self._states[health.model] = BreakerState(state=health.state, failures=health.failures,
                                                   opened_at=health.opened_at, probe_holder=health.probe_holder,
                                                   probe_granted_at=health.probe_granted_at)
-        self.figures[health.model] = health.figures
+        self.figures[health.model] = Figures.of(health.figures)
         self.applied_at[health.model] = self._clock()
 
     def describe(self) -> dict[str, dict]:
         return {model: {"state": state.state, "failures": state.failures, "opened_at": state.opened_at,
                         "probe_holder": state.probe_holder, "applied_at": self.applied_at.get(model),
-                        "figures": self.figures.get(model, {})}
+                        "figures": asdict(self.figures[model]) if model in self.figures else {}}
                 for model, state in self._states.items()}
 
     def state(self, model: str) -> BreakerState:

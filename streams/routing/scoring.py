@@ -120,8 +120,16 @@ def rank(config: HugaiConfig, candidates: tuple[str, ...], degrade: tuple[str, .
     return Ranking(order=tuple(order), degrade=tuple(tail), scores=scores, excluded=excluded)
 
 
+_LOWEST_PRIOR = min(PRIOR_QUALITY.values())
+_NO_DATA = Figures()
+
+
+def prior_quality(config: HugaiConfig, model: str) -> float:
+    return PRIOR_QUALITY.get(config.models[model].tier, _LOWEST_PRIOR)
+
+
 def quality(config: HugaiConfig, model: str, figures: Figures) -> float:
-    prior = PRIOR_QUALITY.get(config.models[model].tier, min(PRIOR_QUALITY.values()))
+    prior = prior_quality(config, model)
     return prior * (figures.ok / figures.calls) if figures.live else prior
 
 
@@ -133,10 +141,10 @@ def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_c
     cost = estimated_cost.get(model, 0.0)
     if limits.max_cost_usd is not None and cost > limits.max_cost_usd:
         return f"estimated cost ${cost:.6f} > max_cost_per_request ${limits.max_cost_usd:.6f}"
-    live = figures.get(model, Figures())
+    live = figures.get(model, _NO_DATA)
     # Thresholds are about what the model can deliver, so the prior; its current error rate is the
     # breaker's business (excluding on it would also keep the breaker's probe from ever going).
-    q = quality(config, model, Figures())
+    q = prior_quality(config, model)
     if limits.quality_threshold is not None and q < limits.quality_threshold:
         return f"quality {q:.2f} < quality_threshold {limits.quality_threshold:.2f}"
     if not degrading and limits.profile_quality is not None and q < limits.profile_quality:
@@ -167,7 +175,7 @@ def _scores(config: HugaiConfig, models: tuple[str, ...], limits: Constraints, e
         room = 1.0 if not limits.needed_tokens else min(1.0, (spec.context_length or 0) / (2 * limits.needed_tokens))
         capabilities = 0.5 * spec.function_calling + 0.5 * room
         scores[model] = round(weights["cost_sensitivity"] * cost + weights["performance_requirements"] * performance
-                              + weights["quality_expectations"] * quality(config, model, f or Figures())
+                              + weights["quality_expectations"] * quality(config, model, f or _NO_DATA)
                               + weights["specialized_capabilities"] * capabilities, 6)
     return scores
 

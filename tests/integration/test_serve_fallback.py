@@ -8,7 +8,6 @@ from providers import OpenAIProvider
 from streams.agents import RequestServer
 from streams.agents.breakers import LocalBreakers
 from streams.agents.resilience import ResilientCaller
-from streams.cluster_state import ClusterState
 from streams.config import load_config
 from streams.events import LLMRequest
 from streams.provider_directory import Route, build_directory

@@ -1,0 +1,54 @@
+"""HUGAI_ENV's profile changes routing: quality floor, cost optimization reach, and retries."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from streams.agents import RequestServer
+from streams.config import load_config
+from streams.events import LLMRequest
+from streams.provider_directory import build_directory
+from streams.settings import ProviderCredentials
+
+CONFIG = load_config()
+
+
+async def _serve(environment: str, request: LLMRequest):  # noqa: ANN202
+    async with httpx.AsyncClient() as client:
+        directory = build_directory(CONFIG, ProviderCredentials(), client)  # no keys: every family simulated
+        server = RequestServer(config=CONFIG, directory=directory, environment=environment)
+        server.warm_up()
+        return server, await server.serve(request)
+
+
+def _decision(served):  # noqa: ANN001, ANN202
+    return next(e for e in served.telemetry if e.event_type == "route_decided")
+
+
+async def test_production_keeps_the_route_but_drops_models_below_its_quality_floor():
+    _, served = await _serve("production", LLMRequest(request_id="p", task_type="complex_reasoning", prompt="x"))
+    decision = _decision(served)
+    assert decision.candidates == ["gpt-4-turbo", "claude-3-5-sonnet"]
+    assert decision.excluded == {"gpt-4": "quality 0.90 < the environment's quality_threshold 0.95"}
+    assert served.response.model == "gpt-4-turbo" and decision.environment == "production"
+
+
+@pytest.mark.parametrize(("environment", "complexity", "model", "reason"), [
+    # aggressive: free local models clear 0.7 on moderate tasks; equal cost goes to the name, codellama-70b first
+    ("development", "moderate", "codellama-70b", "cost_efficiency"),
+    ("staging", "moderate", "gpt-4-turbo", "routing_strategy"),  # balanced: moderate tasks keep their route
+    # ... simple ones go cheap above 0.85: gemini-pro (tier 2) is the catalog's cheapest hosted model
+    ("staging", "simple", "gemini-pro", "cost_efficiency"),
+    ("production", "simple", "gpt-4-turbo", "routing_strategy"),  # quality_first: never
+])
+async def test_cost_optimization_reaches_as_far_as_the_profile_says(environment, complexity, model, reason):
+    request = LLMRequest(request_id="c", task_type="complex_reasoning", prompt="x", metadata={"complexity": complexity})
+    _, served = await _serve(environment, request)
+    assert (served.response.model, _decision(served).reason) == (model, reason)
+
+
+async def test_quick_degradation_in_development_means_no_retries_on_one_model():
+    dev, _ = await _serve("development", LLMRequest(request_id="d", task_type="complex_reasoning", prompt="x"))
+    prod, _ = await _serve("production", LLMRequest(request_id="d", task_type="complex_reasoning", prompt="x"))
+    assert (dev._max_attempts, prod._max_attempts) == (1, None)  # None: the config's 3 attempts

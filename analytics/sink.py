@@ -34,6 +34,7 @@ TABLE_FOR_EVENT = {
     "key_rotation_due": "security_events",
     "queue_depth_sampled": "queue_depth",
     "breaker_changed": "breaker_events",
+    "budget_threshold": "budget_events",
     "control_command": "control_audit",
     "approval_requested": "control_audit",
     "approval_decided": "control_audit",

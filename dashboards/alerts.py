@@ -51,6 +51,15 @@ def alert_rules(daily_budgets: dict[str, Decimal], *, latency_target_ms: float =
                   "critical", "{{ $labels.provider }} has spent its whole daily budget",
                   "Requests to this provider now fall back or are rejected with budget_exceeded. Decide whether to "
                   "raise the budget or let it hold: see 'High costs'.", f"{RUNBOOK}-high-costs"),
+        AlertRule("hugai-budget-threshold", "Budget window at 80% or more",
+                  "SELECT budget, max(threshold) AS threshold\n"
+                  "FROM budget_events FINAL WHERE window_start >= toStartOfMonth(now()) AND at >= now() - INTERVAL 1 DAY\n"
+                  "GROUP BY budget",
+                  "budget", "threshold", "gt", 0.79, "0s", "warning",
+                  "{{ $labels.budget }} has crossed 80% of its limit in the current window",
+                  "Every budget, monthly caps and the total included, reports 50/80/100% once per window. At 100% "
+                  "requests fall back to models that fit or are rejected with budget_exceeded: see 'High costs'.",
+                  f"{RUNBOOK}-high-costs"),
         AlertRule("hugai-latency-p95", "p95 latency over target",
                   "SELECT model, quantilesMerge(0.5, 0.95, 0.99)(total_ms)[2] AS p95_ms\n"
                   "FROM model_stats_by_minute WHERE minute >= now() - INTERVAL 10 MINUTE GROUP BY model",

@@ -26,11 +26,13 @@ Handler = Callable[[str, bytes | None, bytes | None], None]
 
 
 class BroadcastReader:
-    def __init__(self, bootstrap: str, topics: list[str], handle: Handler, *, fetch_max_wait_ms: int = 50):
+    def __init__(self, bootstrap: str, topics: list[str], handle: Handler, *, fetch_max_wait_ms: int = 20,
+                 from_end: bool = False):
         self._bootstrap = bootstrap
         self._topics = topics
         self._handle = handle
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._from_end = from_end  # only what is published from now on (answers to this worker's questions)
         self.ready = asyncio.Event()  # set once everything on the topics at start has been applied
         self._stopping = asyncio.Event()
         self.records = 0
@@ -45,13 +47,19 @@ class BroadcastReader:
         try:
             partitions = await partitions_of(self._bootstrap, self._topics)
             consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
+            if self._from_end:
+                await consumer.seek_to_end(*partitions)
+                for tp in partitions:
+                    await consumer.position(tp)  # resolve the position now, before anything is asked
+                ends = {}
+            else:
+                await consumer.seek_to_beginning(*partitions)
+                ends = await consumer.end_offsets(partitions)
             behind = {tp for tp, end in ends.items() if end > 0}
             if not behind:
                 self.ready.set()
             while not self._stopping.is_set():
-                fetched = await consumer.getmany(timeout_ms=200)
+                fetched = await consumer.getmany(timeout_ms=100)
                 for tp, messages in fetched.items():
                     for message in messages:
                         self.records += 1

@@ -43,6 +43,10 @@ __all__ = [
     "CONTROL_ACTIONS",
     "ApprovalRequested",
     "ApprovalDecided",
+    "BudgetRequest",
+    "BudgetDecision",
+    "BudgetThreshold",
+    "BudgetState",
     "DeadLetter",
     "InvalidRequest",
     "parse_request",
@@ -377,6 +381,64 @@ class ApprovalDecided(_Event):
     approved: bool
     actor: str = Field(min_length=1)
     reason: str = Field(min_length=1)
+
+
+class BudgetRequest(_Event):
+    """On llm.budget (one partition, so one keeper sees every budget in order), keyed by request_id.
+
+    reserve: hold `amount` against every budget window the call touches, before the call.
+    settle: the call ended; `amount` is what it cost (0 when it failed), and the hold is released.
+    """
+
+    event_type: Literal["budget_request"] = "budget_request"
+    kind: Literal["reserve", "settle"]
+    request_id: str
+    model: str
+    provider: str
+    worker: str
+    at: datetime = Field(default_factory=utcnow)
+    amount: float = Field(ge=0)
+
+    @property
+    def hold_id(self) -> str:
+        """One call: a request that falls back to another model reserves (and settles) again."""
+        return f"{self.request_id}|{self.model}"
+
+
+class BudgetDecision(_Event):
+    """On llm.budget-decisions: the keeper's answer to a reservation. `refusal` names the budget."""
+
+    request_id: str
+    model: str
+    worker: str
+    granted: bool
+    refusal: str | None = None
+    # Refused only because of holds not yet settled: spend alone leaves room, so asking again soon may fit.
+    held_back: bool = False
+
+
+class BudgetThreshold(_Event):
+    """On llm.telemetry: a budget window crossed 50, 80 or 100% of its limit. Once per window and threshold."""
+
+    event_type: Literal["budget_threshold"] = "budget_threshold"
+    event_id: str
+    at: datetime = Field(default_factory=utcnow)
+    budget: str
+    window_start: datetime
+    threshold: float
+    spent_usd: float
+    limit_usd: float
+
+
+class BudgetState(_Event):
+    """On llm.budget-state (compacted), keyed by window key: spend and holds, for every worker and the tests."""
+
+    key: str
+    budget: str
+    limit_usd: float
+    spent_usd: float
+    reserved_usd: float
+    at: float
 
 
 class DeadLetter(_Event):

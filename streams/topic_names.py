@@ -7,10 +7,15 @@ DLQ = "llm.requests.dlq"
 FEEDBACK = "llm.feedback"
 OUTCOMES = "llm.outcomes"  # keyed by model: what the breaker keeper is fed
 CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES)
+# One partition each: the budget keeper must see every reservation in one order.
+BUDGET = "llm.budget"
+BUDGET_DECISIONS = "llm.budget-decisions"
+SINGLE_PARTITION_TOPICS = (BUDGET, BUDGET_DECISIONS)
 # Compacted, one partition, read whole by every worker (see streams/broadcast.py).
 MODEL_HEALTH = "llm.model-health"
 CONTROL = "llm.control"
 APPROVALS = "llm.approvals"
-STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS)
+BUDGET_STATE = "llm.budget-state"
+STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE)
 # A response sent to one of these would be read back as input.
-NOT_REPLY_TARGETS = frozenset({REQUESTS, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *STATE_TOPICS})
+NOT_REPLY_TARGETS = frozenset({REQUESTS, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *SINGLE_PARTITION_TOPICS, *STATE_TOPICS})

@@ -13,6 +13,10 @@ __all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS
 
 from streams.topic_names import (
     APPROVALS,
+    BUDGET,
+    BUDGET_DECISIONS,
+    BUDGET_STATE,
+    SINGLE_PARTITION_TOPICS,
     CONTROL,
     CORE_TOPICS,
     DLQ,
@@ -32,6 +36,7 @@ COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 async def create_topics(bootstrap: str, *, partitions: int) -> None:
     """Every topic the router reads or writes, before any consumer starts."""
     await ensure_topics(bootstrap, list(CORE_TOPICS), partitions=partitions)
+    await ensure_topics(bootstrap, list(SINGLE_PARTITION_TOPICS), partitions=1)
     await ensure_topics(bootstrap, list(STATE_TOPICS), partitions=1, configs=COMPACTED)
 
 
@@ -49,6 +54,9 @@ class Topics:
         self.health = self._declare(MODEL_HEALTH)
         self.control = self._declare(CONTROL)
         self.approvals = self._declare(APPROVALS)
+        self.budget = self._declare(BUDGET)
+        self.budget_decisions = self._declare(BUDGET_DECISIONS)
+        self.budget_state = self._declare(BUDGET_STATE)
         self._replies: dict[str, faust.TopicT] = {RESPONSES: self.responses}
         self._creating: dict[str, asyncio.Lock] = {}
 

@@ -18,7 +18,18 @@ from streams.app import create_app
 from streams.approvals import ApprovalGate
 from streams.broadcast import BroadcastReader
 from streams.cluster_state import ClusterState
-from streams.events import ApprovalDecided, ApprovalRequested, ControlCommand, ModelHealth, ModelOutcome
+from streams.agents.budget_keeper import register_budget_keeper
+from streams.budget_gate import BudgetGate
+from streams.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    BudgetDecision,
+    BudgetRequest,
+    BudgetState,
+    ControlCommand,
+    ModelHealth,
+    ModelOutcome,
+)
 from streams.auth import ApiKeys
 from streams.config import HugaiConfig, load_config
 from streams.http_api import register_http_api
@@ -27,7 +38,7 @@ from streams.keyring import KeyRing, aws_from_settings
 from streams.provider_directory import build_directory
 from streams.queue_sampler import register_queue_sampler
 from streams.settings import ProviderCredentials, Settings, read_secret_env
-from streams.topic_names import APPROVALS, CONTROL, MODEL_HEALTH
+from streams.topic_names import APPROVALS, BUDGET_DECISIONS, BUDGET_STATE, CONTROL, MODEL_HEALTH
 from streams.topics import Topics, create_topics
 
 __all__ = ["build_worker", "run_worker"]
@@ -46,13 +57,14 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     keys_for_providers = KeyRing(credentials, aws=aws_from_settings(settings.hugai_aws_secret_id, settings.aws_endpoint_url))
     aws_error = _first_refresh(keys_for_providers)
     directory = build_directory(config, credentials, client, keys_for_providers)
-    state, approvals, reader = _cluster_state(app, topics, config, bootstrap)
+    state, approvals, budgets, state_read = _cluster_state(app, topics, config, bootstrap)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env, state=state,
-                           approvals=approvals)
+                           approvals=approvals, budgets=budgets)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
-    register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency, ready=reader.ready)
+    register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency, ready=state_read)
     register_breaker_keeper(app, topics, policy=breaker_policy(config))
+    register_budget_keeper(app, topics, config)
 
     @app.task
     async def announce() -> None:
@@ -71,7 +83,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
                         max_age=config.security_configuration.api_key_management.rotation_frequency)
 
     _add_health(app, directory.families())
-    _add_cluster_page(app, state, approvals)
+    _add_cluster_page(app, state, approvals, budgets)
 
     @app.on_before_shutdown.connect
     async def _close_http_client(sender: faust.App, **_: object) -> None:
@@ -82,8 +94,8 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
 
 
 def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig,
-                   bootstrap: str) -> tuple[ClusterState, ApprovalGate, BroadcastReader]:
-    """Breakers and figures from the keeper, operators' commands, approval decisions: read whole, kept current."""
+                   bootstrap: str) -> tuple[ClusterState, ApprovalGate, BudgetGate, asyncio.Event]:
+    """Breakers and figures from the keeper, operators' commands, approval decisions, budgets: kept current."""
     me = f"{socket.gethostname()}-{os.getpid()}"
 
     async def send_outcome(outcome: ModelOutcome) -> None:
@@ -92,8 +104,12 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig,
     async def publish_approval(request_id: str, event: ApprovalRequested | ApprovalDecided) -> None:
         await (await topics.approvals.send(key=request_id.encode(), value=event.to_bytes(), force=True))
 
+    async def send_budget(request: BudgetRequest) -> None:
+        await (await topics.budget.send(key=request.request_id.encode(), value=request.to_bytes(), force=True))
+
     state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
     approvals = ApprovalGate(config.human_oversight, publish_approval)
+    budgets = BudgetGate(me=me, send=send_budget)
 
     def apply(topic: str, key: bytes | None, value: bytes | None) -> None:
         if value is None:
@@ -106,18 +122,31 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig,
             log.info("operator %s: %s %s (%s)", command.actor, command.action, command.target, command.reason)
         elif topic == APPROVALS and b'"approval_decided"' in value:
             approvals.apply(ApprovalDecided.model_validate_json(value))
+        elif topic == BUDGET_STATE:
+            budgets.apply_state(BudgetState.model_validate_json(value))
+        elif topic == BUDGET_DECISIONS:
+            budgets.apply_decision(BudgetDecision.model_validate_json(value))
 
-    reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS], apply)
+    reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE], apply)
+    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS], apply, from_end=True)
+    ready = asyncio.Event()
 
     @app.task
     async def follow_cluster_state() -> None:
-        await reader.run()
+        await asyncio.gather(reader.run(), answers.run())
+
+    @app.task
+    async def both_ready() -> None:
+        await reader.ready.wait()
+        await answers.ready.wait()
+        ready.set()
 
     @app.on_before_shutdown.connect
-    async def _stop_reader(sender: faust.App, **_: object) -> None:
+    async def _stop_readers(sender: faust.App, **_: object) -> None:
         reader.stop()
+        answers.stop()
 
-    return state, approvals, reader
+    return state, approvals, budgets, ready
 
 
 def _first_refresh(keys: KeyRing) -> str | None:
@@ -142,7 +171,7 @@ def _add_health(app: faust.App, families: dict[str, str]) -> None:
         return web.json(body, status=200 if state["ready"] else 503)
 
 
-def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate) -> None:
+def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate, budgets: BudgetGate) -> None:
     """What this worker believes of the cluster: for operators, and for tests that compare workers."""
 
     @app.page("/cluster")
@@ -156,6 +185,9 @@ def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGa
                           "disabled_providers": sorted(overrides.disabled_providers), "pins": overrides.pins},
             "commands_applied": state.commands_applied,
             "approvals_waiting": approvals.waiting,
+            "budgets": {key: {"budget": w.budget, "limit_usd": w.limit_usd, "spent_usd": w.spent_usd,
+                              "reserved_usd": w.reserved_usd} for key, w in budgets.windows.items()},
+            "budget_reservations": budgets.wait_summary(),
         })
 
 

@@ -41,6 +41,7 @@ from providers.ratelimit import RateLimiter
 from streams.agents.breakers import LocalBreakers
 from streams.agents.resilience import BreakerRefused, ResilientCaller
 from streams.approvals import ApprovalGate
+from streams.budget_gate import BudgetGate
 from streams.cluster_state import ClusterState
 from streams.provider_directory import ProviderDirectory, Route
 from streams.routing.backoff import BackoffPolicy
@@ -84,6 +85,7 @@ class RequestServer:
         caller: ResilientCaller | None = None,
         state: ClusterState | None = None,
         approvals: ApprovalGate | None = None,
+        budgets: BudgetGate | None = None,
         limiters: dict[str, RateLimiter] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ):
@@ -98,6 +100,7 @@ class RequestServer:
         quick = self._profile is not None and self._profile.fallback_strategy == "quick_degradation"
         self._max_attempts = 1 if quick else None
         self._approvals = approvals
+        self._budgets = budgets
         self._limiters = rate_limiters(config) if limiters is None else limiters
         self._monotonic = monotonic
         self._log_text = config.security_configuration.data_protection.request_logging == "full"
@@ -182,6 +185,7 @@ class RequestServer:
         response: LLMResponse | None = None
         messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
         degraded = False
+        budget_refusal: str | None = None
         # The degrade tail is reached only when every candidate failed retryably or was refused
         # (success and fatal errors leave the loop): degrade_gracefully.
         for model in ranking.order + ranking.degrade:
@@ -218,9 +222,18 @@ class RequestServer:
                     self.in_flight[route.spec.provider] -= 1
                     self.in_flight_models[route.model] -= 1
 
+            if self._budgets is not None:
+                grant = await self._budgets.reserve(request.request_id, model, route.spec.provider,
+                                                    plan.estimated_cost[model])
+                if not grant.granted:
+                    excluded[model] = f"budget {grant.refusal}"
+                    budget_refusal = budget_refusal or grant.refusal
+                    continue
+            cost = 0.0
             try:
                 result = await self._caller.call(model, invoke, record=record, events=telemetry,
                                                  max_attempts=self._max_attempts)
+                cost = self._cost(route.spec, result.usage)
             except BreakerRefused:
                 excluded[model] = "circuit breaker open"
                 continue
@@ -229,7 +242,9 @@ class RequestServer:
                 if isinstance(exc, FatalError):
                     break
                 continue
-            cost = self._cost(route.spec, result.usage)
+            finally:  # settle what the call cost (0 if it failed), which also releases the hold
+                if self._budgets is not None:
+                    await self._budgets.settle(request.request_id, model, route.spec.provider, cost)
             response = LLMResponse(
                 request_id=request.request_id,
                 status="ok",
@@ -246,11 +261,17 @@ class RequestServer:
             break
 
         if response is None:
-            error = (ErrorInfo(code=last_error.code, message=last_error.message) if last_error is not None else
-                     _nothing_left(excluded))
+            status = "error"
+            if last_error is not None:
+                error = ErrorInfo(code=last_error.code, message=last_error.message)
+            elif budget_refusal is not None:
+                status, error = "rejected", ErrorInfo(code="budget_exceeded", message=f"no model fits the budgets: "
+                                                      f"{budget_refusal}")
+            else:
+                error = _nothing_left(excluded)
             response = LLMResponse(
                 request_id=request.request_id,
-                status="error",
+                status=status,
                 error=error,
                 latency_ms=Latency(total=_ms_since(started)),
                 attempts=attempts,

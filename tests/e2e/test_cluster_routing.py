@@ -45,13 +45,13 @@ def cluster_view(dev: DevStack) -> dict[str, dict]:
     return views
 
 
-def wait_for(check, what: str, timeout: float = 20.0):  # noqa: ANN001, ANN201
+def wait_for(check, what: str, timeout: float = 20.0, details=lambda: ""):  # noqa: ANN001, ANN201
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if result := check():
             return result
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what} {details()}")
 
 
 def ask(dev: DevStack, requests: list[LLMRequest]) -> dict:

@@ -66,11 +66,15 @@ def _seed(store: ChdbStore, *, troubled: bool) -> None:
         {"event_id": "b1", "at": _iso(recent - timedelta(minutes=1)), "model": "gpt-4-turbo", "state": "open", "reason": "5 failures"},
         *([] if troubled else [{"event_id": "b2", "at": _iso(recent), "model": "gpt-4-turbo", "state": "closed", "reason": "probe ok"}]),
     ])
+    store.insert("budget_events", [
+        {"event_id": f"t{t}", "at": _iso(recent), "budget": "provider_caps.openai", "window_start": _iso(NOW.replace(day=1,
+         hour=0, minute=0, second=0)), "threshold": t, "spent_usd": 8000 * t, "limit_usd": 8000}
+        for t in ((0.5, 0.8) if troubled else (0.5,))])
     store.insert("queue_depth", [{"at": _iso(recent), "worker": "w1", "provider": "openai", "in_flight": 3, "waiting": 0},
                                  {"at": _iso(recent), "worker": "w1", "provider": "", "in_flight": 0, "waiting": 7}])
 
 
-SEEDED_TABLES = ("requests", "attempts", "feedback", "breaker_events", "queue_depth",
+SEEDED_TABLES = ("requests", "attempts", "feedback", "breaker_events", "queue_depth", "budget_events",
                  "model_stats_by_minute", "spend_by_provider_day")
 
 
@@ -127,6 +131,7 @@ def test_panel_values_on_seeded_data(troubled):
 EXPECTED_FIRING = {
     "hugai-budget-80": ["anthropic", "openai"],
     "hugai-budget-100": ["anthropic"],
+    "hugai-budget-threshold": ["provider_caps.openai"],
     "hugai-latency-p95": ["claude-3-haiku", "gpt-4-turbo"],
     "hugai-provider-errors": ["openai"],
     "hugai-breaker-open": ["gpt-4-turbo"],

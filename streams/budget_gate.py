@@ -35,9 +35,10 @@ class Grant:
 class BudgetGate:
     HELD_BACK_WAIT_S = 3.0
 
-    def __init__(self, *, me: str, send: Send, timeout_s: float = 10.0):
+    def __init__(self, *, me: str, send: Send, settle: Send, timeout_s: float = 10.0):
         self.me = me
         self._send = send
+        self._settle = settle
         self._timeout_s = timeout_s
         self._waiting: dict[tuple[str, str], asyncio.Future[BudgetDecision]] = {}
         self.windows: dict[str, BudgetState] = {}  # window key -> the keeper's last broadcast
@@ -72,7 +73,7 @@ class BudgetGate:
             self._waiting.pop(key, None)
 
     async def settle(self, request_id: str, model: str, provider: str, cost: float) -> None:
-        await self._send(BudgetRequest(kind="settle", request_id=request_id, model=model, provider=provider,
+        await self._settle(BudgetRequest(kind="settle", request_id=request_id, model=model, provider=provider,
                                        worker=self.me, amount=cost))
 
     def apply_decision(self, decision: BudgetDecision) -> None:

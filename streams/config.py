@@ -218,6 +218,15 @@ class HumanOversight(_Strict):
 Complexity = Literal["simple", "moderate", "complex"]
 
 
+class ResponseCaching(_Strict):
+    """cache_similar_requests and implement_request_deduplication: how long answers are kept."""
+
+    ttl: Duration = "300s"  # type: ignore[assignment]
+    idempotency_ttl: Duration = "24h"  # type: ignore[assignment]
+    # An identical request waits this long for the first one's answer before it calls the provider itself.
+    follow_timeout: Duration = "120s"  # type: ignore[assignment]
+
+
 class HugaiConfig(_Strict):
     """The whole configuration file. The first seven blocks are the seed's."""
 
@@ -236,6 +245,7 @@ class HugaiConfig(_Strict):
     api_keys: list[ApiKeySpec] = []
     circuit_breaker: CircuitBreakerSpec = CircuitBreakerSpec()
     human_oversight: HumanOversight = HumanOversight()
+    response_caching: ResponseCaching = ResponseCaching()
     # How demanding each task type is, for use_cheaper_models_for_simple_tasks; unlisted ones are complex.
     # A request's metadata.complexity overrides it.
     task_complexity: dict[str, Complexity] = {}

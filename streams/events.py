@@ -43,6 +43,8 @@ __all__ = [
     "CONTROL_ACTIONS",
     "ApprovalRequested",
     "ApprovalDecided",
+    "CacheRequest",
+    "CacheAnswer",
     "BudgetRequest",
     "BudgetDecision",
     "BudgetThreshold",
@@ -164,6 +166,8 @@ class LLMResponse(_Event):
     attempts: list[Attempt] = []
     error: ErrorInfo | None = None
     simulated: bool = False
+    # Answered from the response cache, or by an identical request in flight (then cost_usd is 0).
+    cache_hit: bool = False
     responded_at: datetime = Field(default_factory=utcnow)
 
 
@@ -381,6 +385,33 @@ class ApprovalDecided(_Event):
     approved: bool
     actor: str = Field(min_length=1)
     reason: str = Field(min_length=1)
+
+
+class CacheRequest(_Event):
+    """On llm.cache, keyed by cache key (so one keeper per key): look up, store or abandon an answer.
+
+    lookup: is there an answer (hit), one being made (follow: wait for it), or nothing (lead: make it)?
+    store: the leader's answer, for its followers and, with a ttl, for later lookups.
+    abandon: the leader got no answer; its followers make their own.
+    """
+
+    kind: Literal["lookup", "store", "abandon"]
+    key: str
+    request_id: str
+    worker: str
+    ttl_s: float = 0.0  # how long a stored answer serves later lookups; 0: only the requests waiting now
+    answer: dict[str, JsonValue] | None = None
+
+
+class CacheAnswer(_Event):
+    """On llm.cache-answers: hit (with the answer), lead (make it), follow (an identical request is making
+    it: wait for a second answer), or serve (that leader gave up: make your own)."""
+
+    request_id: str
+    worker: str
+    verdict: Literal["hit", "lead", "follow", "serve"]
+    answer: dict[str, JsonValue] | None = None
+    first_request_id: str | None = None
 
 
 class BudgetRequest(_Event):

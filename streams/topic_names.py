@@ -6,11 +6,13 @@ TELEMETRY = "llm.telemetry"
 DLQ = "llm.requests.dlq"
 FEEDBACK = "llm.feedback"
 OUTCOMES = "llm.outcomes"  # keyed by model: what the breaker keeper is fed
-CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES)
+CACHE = "llm.cache"  # keyed by cache key: what the cache keeper is fed
+CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, CACHE)
 # One partition each: the budget keeper must see every reservation in one order.
 BUDGET = "llm.budget"
 BUDGET_DECISIONS = "llm.budget-decisions"
-SINGLE_PARTITION_TOPICS = (BUDGET, BUDGET_DECISIONS)
+CACHE_ANSWERS = "llm.cache-answers"
+SINGLE_PARTITION_TOPICS = (BUDGET, BUDGET_DECISIONS, CACHE_ANSWERS)
 # Compacted, one partition, read whole by every worker (see streams/broadcast.py).
 MODEL_HEALTH = "llm.model-health"
 CONTROL = "llm.control"

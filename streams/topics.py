@@ -16,6 +16,8 @@ from streams.topic_names import (
     BUDGET,
     BUDGET_DECISIONS,
     BUDGET_STATE,
+    CACHE,
+    CACHE_ANSWERS,
     SINGLE_PARTITION_TOPICS,
     CONTROL,
     CORE_TOPICS,
@@ -57,6 +59,8 @@ class Topics:
         self.budget = self._declare(BUDGET)
         self.budget_decisions = self._declare(BUDGET_DECISIONS)
         self.budget_state = self._declare(BUDGET_STATE)
+        self.cache = self._declare(CACHE)
+        self.cache_answers = self._declare(CACHE_ANSWERS)
         self._replies: dict[str, faust.TopicT] = {RESPONSES: self.responses}
         self._creating: dict[str, asyncio.Lock] = {}
 

@@ -20,12 +20,16 @@ from streams.broadcast import BroadcastReader
 from streams.cluster_state import ClusterState
 from streams.agents.budget_keeper import register_budget_keeper
 from streams.budget_gate import BudgetGate
+from streams.cache_gate import CacheGate
+from streams.agents.cache_keeper import register_cache_keeper
 from streams.events import (
     ApprovalDecided,
     ApprovalRequested,
     BudgetDecision,
     BudgetRequest,
     BudgetState,
+    CacheAnswer,
+    CacheRequest,
     ControlCommand,
     ModelHealth,
     ModelOutcome,
@@ -38,7 +42,18 @@ from streams.keyring import KeyRing, aws_from_settings
 from streams.provider_directory import build_directory
 from streams.queue_sampler import register_queue_sampler
 from streams.settings import ProviderCredentials, Settings, read_secret_env
-from streams.topic_names import APPROVALS, BUDGET_DECISIONS, BUDGET_STATE, CONTROL, MODEL_HEALTH
+from streams.side_channel import SideChannel
+from streams.topic_names import (
+    APPROVALS,
+    BUDGET,
+    BUDGET_DECISIONS,
+    BUDGET_STATE,
+    CACHE,
+    CACHE_ANSWERS,
+    CONTROL,
+    MODEL_HEALTH,
+    OUTCOMES,
+)
 from streams.topics import Topics, create_topics
 
 __all__ = ["build_worker", "run_worker"]
@@ -57,14 +72,18 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     keys_for_providers = KeyRing(credentials, aws=aws_from_settings(settings.hugai_aws_secret_id, settings.aws_endpoint_url))
     aws_error = _first_refresh(keys_for_providers)
     directory = build_directory(config, credentials, client, keys_for_providers)
-    state, approvals, budgets, state_read = _cluster_state(app, topics, config, bootstrap)
+    side = SideChannel(bootstrap)
+    state, approvals, budgets, cache, state_read = _cluster_state(app, topics, config, bootstrap, side)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env, state=state,
-                           approvals=approvals, budgets=budgets)
+                           approvals=approvals, budgets=budgets, cache=cache)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
     register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency, ready=state_read)
-    register_breaker_keeper(app, topics, policy=breaker_policy(config))
-    register_budget_keeper(app, topics, config)
+    register_breaker_keeper(app, topics, side, policy=breaker_policy(config))
+    register_budget_keeper(app, topics, side, config)
+    caching = config.response_caching
+    register_cache_keeper(app, topics, side, window_s=max(caching.ttl, caching.idempotency_ttl).total_seconds(),
+                          leader_timeout_s=caching.follow_timeout.total_seconds())
 
     @app.task
     async def announce() -> None:
@@ -86,30 +105,40 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     _add_cluster_page(app, state, approvals, budgets)
 
     @app.on_before_shutdown.connect
-    async def _close_http_client(sender: faust.App, **_: object) -> None:
+    async def _close_clients(sender: faust.App, **_: object) -> None:
         await client.aclose()
+        await side.close()
 
     register_http_api(app, bootstrap=bootstrap, keys=keys, models=list(config.models))
     return app
 
 
-def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig,
-                   bootstrap: str) -> tuple[ClusterState, ApprovalGate, BudgetGate, asyncio.Event]:
+def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstrap: str,
+                   side: SideChannel) -> tuple[ClusterState, ApprovalGate, BudgetGate, CacheGate, asyncio.Event]:
     """Breakers and figures from the keeper, operators' commands, approval decisions, budgets: kept current."""
     me = f"{socket.gethostname()}-{os.getpid()}"
 
     async def send_outcome(outcome: ModelOutcome) -> None:
-        await topics.outcomes.send(key=outcome.model.encode(), value=outcome.to_bytes(), force=True)
+        await side.send(OUTCOMES, outcome.model.encode(), outcome.to_bytes())
 
     async def publish_approval(request_id: str, event: ApprovalRequested | ApprovalDecided) -> None:
-        await (await topics.approvals.send(key=request_id.encode(), value=event.to_bytes(), force=True))
+        await side.send(APPROVALS, request_id.encode(), event.to_bytes(), wait=True)
 
-    async def send_budget(request: BudgetRequest) -> None:
+    async def ask_budget(request: BudgetRequest) -> None:
+        await side.send(BUDGET, request.request_id.encode(), request.to_bytes())
+
+    async def settle_budget(request: BudgetRequest) -> None:
+        # On Faust: under exactly_once a settlement counts only if the request's transaction commits.
         await (await topics.budget.send(key=request.request_id.encode(), value=request.to_bytes(), force=True))
 
     state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
     approvals = ApprovalGate(config.human_oversight, publish_approval)
-    budgets = BudgetGate(me=me, send=send_budget)
+    budgets = BudgetGate(me=me, send=ask_budget, settle=settle_budget)
+
+    async def send_cache(request: CacheRequest) -> None:
+        await side.send(CACHE, request.key.encode(), request.to_bytes(), wait=request.kind != "lookup")
+
+    cache = CacheGate(me=me, send=send_cache, follow_timeout_s=config.response_caching.follow_timeout.total_seconds())
 
     def apply(topic: str, key: bytes | None, value: bytes | None) -> None:
         if value is None:
@@ -126,9 +155,11 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig,
             budgets.apply_state(BudgetState.model_validate_json(value))
         elif topic == BUDGET_DECISIONS:
             budgets.apply_decision(BudgetDecision.model_validate_json(value))
+        elif topic == CACHE_ANSWERS:
+            cache.apply(CacheAnswer.model_validate_json(value))
 
     reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE], apply)
-    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS], apply, from_end=True)
+    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS, CACHE_ANSWERS], apply, from_end=True)
     ready = asyncio.Event()
 
     @app.task
@@ -146,7 +177,7 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig,
         reader.stop()
         answers.stop()
 
-    return state, approvals, budgets, ready
+    return state, approvals, budgets, cache, ready
 
 
 def _first_refresh(keys: KeyRing) -> str | None:

@@ -17,11 +17,13 @@ from dataclasses import asdict
 from datetime import timedelta
 
 import faust
-from pydantic import ValidationError
 
 from streams.agents.breakers import breaker_changed
+from streams.agents.keeping import keep_each
 from streams.events import ModelHealth, ModelOutcome
 from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim
+from streams.side_channel import SideChannel
+from streams.topic_names import MODEL_HEALTH
 from streams.topics import Topics
 
 __all__ = ["register_breaker_keeper", "WINDOW_S", "LATENCY_BOUNDS_MS", "figures_of", "add_call"]
@@ -63,7 +65,7 @@ def figures_of(window: dict | None) -> dict[str, float]:
             "tokens_per_s": round(window["tokens"] / seconds, 3) if seconds > 0 else 0.0}
 
 
-def register_breaker_keeper(app: faust.App, topics: Topics, *, policy: BreakerPolicy,
+def register_breaker_keeper(app: faust.App, topics: Topics, side: SideChannel, *, policy: BreakerPolicy,
                             clock: Callable[[], float] = time.time) -> faust.types.AgentT:
     breakers = app.Table("model-breakers", default=None)
     windows = app.Table("model-figures", default=dict).tumbling(WINDOW_S, expires=timedelta(seconds=WINDOW_S * 10))
@@ -71,34 +73,31 @@ def register_breaker_keeper(app: faust.App, topics: Topics, *, policy: BreakerPo
 
     async def publish(model: str, state: BreakerState, window: dict | None) -> None:
         health = ModelHealth(model=model, at=clock(), figures=figures_of(window), **asdict(state))
-        await topics.health.send(key=model.encode(), value=health.to_bytes(), force=True)
+        await side.send(MODEL_HEALTH, model.encode(), health.to_bytes())
+
+    async def apply(outcome: ModelOutcome) -> None:
+        model, now = outcome.model, clock()
+        raw = breakers.get(model)
+        state = BreakerState(**raw) if raw else BreakerState()
+        if outcome.kind == "probe_claim":
+            new, names = on_probe_claim(state, policy, now, outcome.worker)
+        else:
+            new, names = on_outcome(state, policy, now, ok=outcome.ok, probe=outcome.probe)
+            windows[model] = add_call(windows[model].current(), outcome)
+        if new == state:
+            dirty.add(model)
+            return
+        breakers[model] = asdict(new)
+        await publish(model, new, windows[model].current())
+        dirty.discard(model)
+        for name in names:
+            change = breaker_changed(model, name, new)
+            await topics.telemetry.send(key=model.encode(), value=change.to_bytes(), force=True)
+            log.info("breaker of %s is %s (%s)", model, change.state, change.reason)
 
     @app.agent(topics.outcomes, name="keep_breakers")
     async def keep_breakers(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            try:
-                outcome = ModelOutcome.model_validate_json(event.value)
-            except ValidationError as exc:
-                log.error("skipping an unreadable outcome at offset %d: %s", event.message.offset, exc.errors()[0]["msg"])
-                continue
-            model, now = outcome.model, clock()
-            raw = breakers.get(model)
-            state = BreakerState(**raw) if raw else BreakerState()
-            if outcome.kind == "probe_claim":
-                new, names = on_probe_claim(state, policy, now, outcome.worker)
-            else:
-                new, names = on_outcome(state, policy, now, ok=outcome.ok, probe=outcome.probe)
-                windows[model] = add_call(windows[model].current(), outcome)
-            if new != state:
-                breakers[model] = asdict(new)
-                await publish(model, new, windows[model].current())
-                dirty.discard(model)
-                for name in names:
-                    change = breaker_changed(model, name, new)
-                    await topics.telemetry.send(key=model.encode(), value=change.to_bytes(), force=True)
-                    log.info("breaker of %s is %s (%s)", model, change.state, change.reason)
-            else:
-                dirty.add(model)
+        await keep_each(stream, ModelOutcome, apply)
 
     @app.timer(interval=PUBLISH_EVERY_S)
     async def publish_figures() -> None:

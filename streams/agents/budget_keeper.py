@@ -24,12 +24,13 @@ import uuid
 from datetime import datetime
 
 import faust
-from pydantic import ValidationError
 
+from streams.agents.keeping import keep_each
 from streams.config import HugaiConfig
 from streams.events import BudgetDecision, BudgetRequest, BudgetState, BudgetThreshold
 from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_start, windows_for
-from streams.topic_names import BUDGET
+from streams.side_channel import SideChannel
+from streams.topic_names import BUDGET, BUDGET_DECISIONS, BUDGET_STATE
 from streams.topics import Topics
 
 __all__ = ["register_budget_keeper", "HOLD_TTL_S"]
@@ -39,7 +40,7 @@ HOLD_TTL_S = 300.0  # longer than any call with its retries: read timeout 60 s x
 PUBLISH_EVERY_S = 1.0
 
 
-def register_budget_keeper(app: faust.App, topics: Topics, config: HugaiConfig) -> faust.types.AgentT:
+def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, config: HugaiConfig) -> faust.types.AgentT:
     spent = app.Table("budget-spent", default=float, partitions=1)
     reserved = app.Table("budget-reserved", default=float, partitions=1)
     holds = app.Table("budget-holds", default=None, partitions=1)
@@ -50,7 +51,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, config: HugaiConfig) 
     async def decide(request: BudgetRequest, granted: bool, refusal: str | None = None, held_back: bool = False) -> None:
         decision = BudgetDecision(request_id=request.request_id, model=request.model, worker=request.worker,
                                   granted=granted, refusal=refusal, held_back=held_back)
-        await topics.budget_decisions.send(key=request.request_id.encode(), value=decision.to_bytes(), force=True)
+        await side.send(BUDGET_DECISIONS, request.request_id.encode(), decision.to_bytes())
 
     def release(hold_id: str) -> dict | None:
         hold = holds.get(hold_id)
@@ -87,36 +88,31 @@ def register_budget_keeper(app: faust.App, topics: Topics, config: HugaiConfig) 
         log.warning("budget %s (%s) at %d%%: $%.6f of $%g", window.budget, window.key, threshold * 100,
                     spent_usd, window.limit)
 
+    async def apply(request: BudgetRequest) -> None:
+        if request.kind == "settle":
+            await settle(request)
+            return
+        if settled.get(request.hold_id):  # redelivered after it was paid for: nothing new to hold
+            await decide(request, True)
+            return
+        release(request.hold_id)  # a second reservation for the same call replaces the first
+        windows = windows_for(config, request.provider, request.at)
+        refusal = first_refusal(windows, request.amount, spent, reserved)
+        for window in windows if refusal else ():
+            if spent[window.key] + reserved[window.key] >= window.limit - 1e-12:
+                await fire(window, 1.0, spent[window.key])  # committed in full: the 100% event
+        if refusal is None:
+            for window in windows:
+                reserved[window.key] = reserved[window.key] + request.amount
+                dirty[window.key] = (window.budget, window.limit)
+            holds[request.hold_id] = {"amount": request.amount, "windows": [[w.key, w.budget, w.limit] for w in windows],
+                                      "at": request.at.isoformat(), "held_at": time.time()}
+        held_back = refusal is not None and first_refusal(windows, request.amount, spent, {}) is None
+        await decide(request, refusal is None, refusal, held_back)
+
     @app.agent(topics.budget, name="keep_budgets")
     async def keep_budgets(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            try:
-                request = BudgetRequest.model_validate_json(event.value)
-            except ValidationError as exc:
-                log.error("skipping an unreadable budget request at offset %d: %s", event.message.offset,
-                          exc.errors()[0]["msg"])
-                continue
-            if request.kind == "settle":
-                await settle(request)
-                continue
-            if settled.get(request.hold_id):  # redelivered after it was paid for: nothing new to hold
-                await decide(request, True)
-                continue
-            release(request.hold_id)  # a second reservation for the same call replaces the first
-            windows = windows_for(config, request.provider, request.at)
-            refusal = first_refusal(windows, request.amount, spent, reserved)
-            for window in windows if refusal else ():
-                if spent[window.key] + reserved[window.key] >= window.limit - 1e-12:
-                    await fire(window, 1.0, spent[window.key])  # committed in full: the 100% event
-            if refusal is None:
-                for window in windows:
-                    reserved[window.key] = reserved[window.key] + request.amount
-                    dirty[window.key] = (window.budget, window.limit)
-                holds[request.hold_id] = {"amount": request.amount,
-                                             "windows": [[w.key, w.budget, w.limit] for w in windows],
-                                             "at": request.at.isoformat(), "held_at": time.time()}
-            held_back = refusal is not None and first_refusal(windows, request.amount, spent, {}) is None
-            await decide(request, refusal is None, refusal, held_back)
+        await keep_each(stream, BudgetRequest, apply)
 
     @app.timer(interval=PUBLISH_EVERY_S)
     async def publish_budgets() -> None:
@@ -131,7 +127,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, config: HugaiConfig) 
             dirty.pop(key)
             state = BudgetState(key=key, budget=budget, limit_usd=limit, spent_usd=round(spent[key], 9),
                                 reserved_usd=round(reserved[key], 9), at=now)
-            await topics.budget_state.send(key=key.encode(), value=state.to_bytes(), force=True)
+            await side.send(BUDGET_STATE, key.encode(), state.to_bytes())
 
     return keep_budgets
 

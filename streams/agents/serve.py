@@ -42,6 +42,7 @@ from streams.agents.breakers import LocalBreakers
 from streams.agents.resilience import BreakerRefused, ResilientCaller
 from streams.approvals import ApprovalGate
 from streams.budget_gate import BudgetGate
+from streams.cache_gate import CacheGate, cache_key
 from streams.cluster_state import ClusterState
 from streams.provider_directory import ProviderDirectory, Route
 from streams.routing.backoff import BackoffPolicy
@@ -86,6 +87,7 @@ class RequestServer:
         state: ClusterState | None = None,
         approvals: ApprovalGate | None = None,
         budgets: BudgetGate | None = None,
+        cache: CacheGate | None = None,
         limiters: dict[str, RateLimiter] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ):
@@ -101,6 +103,7 @@ class RequestServer:
         self._max_attempts = 1 if quick else None
         self._approvals = approvals
         self._budgets = budgets
+        self._cache = cache
         self._limiters = rate_limiters(config) if limiters is None else limiters
         self._monotonic = monotonic
         self._log_text = config.security_configuration.data_protection.request_logging == "full"
@@ -168,7 +171,55 @@ class RequestServer:
         excluded = dict(ranking.excluded)
         if not ranking.order and not ranking.degrade:
             return self._refuse(request, started, "rejected", _nothing_left(excluded), plan=plan)
+        shared = self._sharing(request, plan)
+        if shared is None:
+            return await self._serve_planned(request, plan, started)
+        key, ttl_s = shared
+        assert self._cache is not None
+        found = await self._cache.lookup(key, request.request_id)
+        if found.verdict == "hit" and found.answer is not None:
+            return self._from_cache(request, plan, started, found.answer)
+        if found.verdict != "lead":
+            return await self._serve_planned(request, plan, started)
+        served = None
+        try:
+            served = await self._serve_planned(request, plan, started)
+        finally:  # followers wait on this: answer them, whatever happened
+            response = served.response if served else None
+            if response is not None and response.status == "ok":
+                await self._cache.store(key, request.request_id, _cached(response), ttl_s)
+            else:
+                await self._cache.abandon(key, request.request_id)
+        return served
 
+    def _sharing(self, request: LLMRequest, plan: Plan) -> tuple[str, float] | None:
+        """(cache key, how long its answer serves later requests), or None when nothing is shared."""
+        strategies = self._config.cost_controls.cost_optimization_strategies
+        caching, dedup = "cache_similar_requests" in strategies, "implement_request_deduplication" in strategies
+        if self._cache is None or not (caching or dedup) or not plan.ranking.order:
+            return None
+        first = self._config.models[plan.ranking.order[0]]
+        key, idempotent = cache_key(request, first.capability_class, self._who(request)["tenant"])
+        settings = self._config.response_caching
+        if idempotent:
+            return (key, settings.idempotency_ttl.total_seconds()) if dedup else None
+        if caching:
+            return key, settings.ttl.total_seconds()
+        return key, 0.0  # deduplication only: the answer goes to the requests waiting now
+
+    def _from_cache(self, request: LLMRequest, plan: Plan, started: float, answer: dict) -> Served:
+        response = LLMResponse(
+            request_id=request.request_id, status="ok", model=answer["model"], provider=answer["provider"],
+            content=answer["content"], usage=TokenUsage(**answer["usage"]), cost_usd=0.0,
+            latency_ms=Latency(total=_ms_since(started)), simulated=bool(answer["simulated"]), cache_hit=True,
+            responded_at=self._clock(),
+        )
+        return Served(response, [self._decided(request, response, plan, "cache_hit", dict(plan.ranking.excluded)),
+                                 self._record(request, response)])
+
+    async def _serve_planned(self, request: LLMRequest, plan: Plan, started: float) -> Served:
+        ranking = plan.ranking
+        excluded = dict(ranking.excluded)
         if self._approvals is not None and ranking.order:
             first = ranking.order[0]
             if self._approvals.needed(request.task_type, plan.estimated_cost[first]):
@@ -350,6 +401,7 @@ class RequestServer:
             status=response.status,
             attempts=len(response.attempts),
             fallback_used=len(response.attempts) > 1 and response.status == "ok",
+            cache_hit=response.cache_hit,
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
             cost_usd=response.cost_usd,
@@ -383,6 +435,12 @@ def rate_limiters(config: HugaiConfig) -> dict[str, RateLimiter]:
     return {family: RateLimiter(requests_per_minute=spec.rate_limits.requests_per_minute,
                                 tokens_per_minute=spec.rate_limits.tokens_per_minute, start=time.monotonic())
             for family, spec in config.providers.items() if spec.rate_limits is not None}
+
+
+def _cached(response: LLMResponse) -> dict:
+    """What a later identical request is answered with: the answer, never the original's cost or timing."""
+    return {"model": response.model, "provider": response.provider, "content": response.content,
+            "usage": response.usage.model_dump(), "simulated": response.simulated}
 
 
 def _nothing_left(excluded: dict[str, str]) -> ErrorInfo:

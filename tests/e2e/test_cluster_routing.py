@@ -85,7 +85,7 @@ def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes
     dev, run = two_workers, uuid.uuid4().hex[:8]
     primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == "gpt-4-turbo")  # noqa: E731
     provider_server.failing.add("gpt-4-turbo")
-    requests = [LLMRequest(request_id=f"cb-{run}-{i}", task_type="complex_reasoning", prompt="think") for i in range(40)]
+    requests = [LLMRequest(request_id=f"cb-{run}-{i}", task_type="complex_reasoning", prompt=f"think {i}") for i in range(40)]
     responses = ask(dev, requests)
     assert {r.status for r in responses.values()} == {"ok"}
     assert {r.model for r in responses.values()} == {"claude-3-5-sonnet"}, "every request is answered by the fallback"
@@ -100,7 +100,7 @@ def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes
     assert all(0 <= seconds < 1.0 for seconds in lag.values()), lag
 
     calls_while_open = primary_calls()
-    later = [LLMRequest(request_id=f"cb-{run}-open-{i}", task_type="complex_reasoning", prompt="think") for i in range(10)]
+    later = [LLMRequest(request_id=f"cb-{run}-open-{i}", task_type="complex_reasoning", prompt=f"think open {i}") for i in range(10)]
     answered = ask(dev, later)
     assert {r.model for r in answered.values()} == {"claude-3-5-sonnet"}
     assert all([a.model for a in r.attempts] == ["claude-3-5-sonnet"] for r in answered.values())
@@ -112,7 +112,7 @@ def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes
     served_by_primary = None
     for i in range(60):  # one at a time, until the worker granted the probe gets a request
         (response,) = ask(dev, [LLMRequest(request_id=f"cb-{run}-probe-{i}", task_type="complex_reasoning",
-                                           prompt="think")]).values()
+                                           prompt=f"think probe {i}")]).values()
         assert response.status == "ok"
         if response.model == "gpt-4-turbo":
             served_by_primary = i
@@ -122,8 +122,8 @@ def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes
     assert primary_calls() - before_probe == 1, "exactly one probe"
     wait_for(lambda: all(w["breakers"]["gpt-4-turbo"]["state"] == "closed" for w in cluster_view(dev).values()),
              "closed on both workers")
-    after = ask(dev, [LLMRequest(request_id=f"cb-{run}-after-{i}", task_type="complex_reasoning", prompt="think")
-                      for i in range(6)])
+    after = ask(dev, [LLMRequest(request_id=f"cb-{run}-after-{i}", task_type="complex_reasoning",
+                                  prompt=f"think after {i}") for i in range(6)])
     assert {r.model for r in after.values()} == {"gpt-4-turbo"}
 
 
@@ -138,7 +138,7 @@ def on_both(dev: DevStack, check, what: str) -> None:  # noqa: ANN001
 
 
 def routed(dev: DevStack, task_type: str, n: int, tag: str) -> list:
-    return list(ask(dev, [LLMRequest(request_id=f"{tag}-{uuid.uuid4().hex[:6]}-{i}", task_type=task_type, prompt="x")
+    return list(ask(dev, [LLMRequest(request_id=f"{tag}-{uuid.uuid4().hex[:6]}-{i}", task_type=task_type, prompt=f"x {tag} {i}")
                           for i in range(n)]).values())
 
 
@@ -178,7 +178,7 @@ def test_critical_requests_wait_for_approval_and_are_approved_rejected_or_timed_
     ids = {name: f"appr-{run}-{name}" for name in ("approve", "reject", "timeout")}
     answers: dict = {}
     asker = threading.Thread(target=lambda: answers.update(ask(dev, [
-        LLMRequest(request_id=rid, task_type="security_review", prompt="review this") for rid in ids.values()])))
+        LLMRequest(request_id=rid, task_type="security_review", prompt=f"review {rid}") for rid in ids.values()])))
     asker.start()
 
     def waiting() -> set[str]:

@@ -31,7 +31,7 @@ def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(ka
     try:
         dev.start()
         run = uuid.uuid4().hex[:8]
-        requests = [LLMRequest(request_id=f"rep-{run}-{i}", task_type="security_review", prompt="check",
+        requests = [LLMRequest(request_id=f"rep-{run}-{i}", task_type="security_review", prompt=f"check {i}",
                                metadata={"tenant": "acme" if i < 2 else "beta"}) for i in range(4)]
 
         async def call() -> dict:

@@ -52,3 +52,29 @@ async def test_quick_degradation_in_development_means_no_retries_on_one_model():
     dev, _ = await _serve("development", LLMRequest(request_id="d", task_type="complex_reasoning", prompt="x"))
     prod, _ = await _serve("production", LLMRequest(request_id="d", task_type="complex_reasoning", prompt="x"))
     assert (dev._max_attempts, prod._max_attempts) == (1, None)  # None: the config's 3 attempts
+
+
+@pytest.mark.parametrize(("strategies", "expected"), [
+    (["cache_similar_requests", "implement_request_deduplication"], ("ask:", 300.0)),
+    (["cache_similar_requests"], ("ask:", 300.0)),
+    (["implement_request_deduplication"], ("ask:", 0.0)),  # only the requests in flight share an answer
+    ([], None),
+])
+async def test_the_cache_and_deduplication_strategies_switch_sharing_on_and_off(strategies, expected):
+    from streams.cache_gate import CacheGate
+
+    controls = CONFIG.cost_controls.model_copy(update={"cost_optimization_strategies": strategies})
+    config = CONFIG.model_copy(update={"cost_controls": controls})
+
+    async def send(request) -> None:  # noqa: ANN001
+        pass
+
+    async with httpx.AsyncClient() as client:
+        server = RequestServer(config=config, directory=build_directory(config, ProviderCredentials(), client),
+                               environment="test", cache=CacheGate(me="w", send=send))
+        request = LLMRequest(request_id="s", task_type="code_generation", prompt="x")
+        shared = server._sharing(request, server.plan(request))
+        idempotent = server._sharing(request.model_copy(update={"metadata": {"idempotency_key": "k"}}),
+                                     server.plan(request))
+    assert (shared[0][:4], shared[1]) == expected if expected else shared is None
+    assert (idempotent is not None) == ("implement_request_deduplication" in strategies)

@@ -25,6 +25,11 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_session_timeout=settings.hugai_session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.hugai_session_timeout_s / 5),
         consumer_auto_offset_reset="earliest",
+        # Faust waits for every event in flight before it lets a rebalance go on. Requests in flight
+        # may be waiting for a keeper (budget, cache) on the partition being moved: with the wait,
+        # a dead worker's keepers could never be reassigned (seen: a survivor stuck in wait_empty for
+        # a minute after a kill -9). Without it, an unfinished event is redelivered to its new owner.
+        stream_wait_empty=False,
         # Faust's default is 1200 s: a send stuck on metadata would hold a request for 20 minutes.
         producer_request_timeout=30.0,
         web_bind=settings.hugai_http_host,

@@ -35,7 +35,9 @@ class Grant:
 class BudgetGate:
     HELD_BACK_WAIT_S = 3.0
 
-    def __init__(self, *, me: str, send: Send, settle: Send, timeout_s: float = 10.0):
+    # Long enough to ride out a rebalance after a worker dies: the session timeout (10 s), the
+    # rebalance, and the keeper's table recovery on its new owner.
+    def __init__(self, *, me: str, send: Send, settle: Send, timeout_s: float = 30.0):
         self.me = me
         self._send = send
         self._settle = settle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import json
 import logging
 import signal
 import sys
@@ -329,6 +330,38 @@ def erase(
     total = sum(deleted.values())
     console.print(f"erased {total} row(s) of {subject}: " + ", ".join(f"{t} {n}" for t, n in deleted.items()),
                   highlight=False)
+
+
+@app.command()
+def bench(
+    rate: Annotated[Optional[float], typer.Option(min=0.1, help="Requests per second.")] = None,
+    saturate: Annotated[bool, typer.Option(help="As fast as the stack answers (2,000 in flight at most).")] = False,
+    duration: Annotated[float, typer.Option(min=1.0, help="Seconds of load.")] = 20.0,
+    provider_latency_ms: Annotated[float, typer.Option(min=0.0, help="The bench provider's latency.")] = 0.0,
+    provider_url: Annotated[Optional[str], typer.Option(help="Use this running OpenAI-compatible server instead.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Drive a fresh stack through Kafka at a fixed rate or at saturation, and report what it adds."""
+    from streams.bench import run_bench
+
+    if (rate is None) == (not saturate):
+        raise _fail("give exactly one of --rate R or --saturate")
+    result = run_bench(rate=rate, duration_s=duration, provider_latency_ms=provider_latency_ms,
+                       provider_url=provider_url, progress=lambda line: err.print(line, style="dim"))
+    if as_json:
+        print(json.dumps({"throughput_rps": result.throughput_rps, "added_latency_ms": result.added_latency_ms,
+                          "rss_mb": result.rss_mb, "sink_lag_s": result.sink_lag_s, "mode": result.mode,
+                          "sent": result.sent, "answered": result.answered, "errors": result.errors,
+                          "duration_s": result.duration_s, "notes": result.notes}))
+        return
+    latency = result.added_latency_ms
+    console.print(f"{result.mode}, {result.duration_s:g} s: {result.answered}/{result.sent} answered "
+                  f"({result.errors} errors), {result.throughput_rps:g} requests/s", highlight=False)
+    console.print(f"added latency p50 {latency['p50']:g} ms, p95 {latency['p95']:g} ms, p99 {latency['p99']:g} ms; "
+                  f"worker RSS {result.rss_mb:g} MB; sink caught up {result.sink_lag_s:g} s after the last answer",
+                  highlight=False)
+    for note in result.notes:
+        console.print(f"note: {note}", style="yellow")
 
 
 @kafka_app.command("fetch")

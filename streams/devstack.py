@@ -100,7 +100,10 @@ class DevStack:
             self._wait(role, lambda port=port: self._worker_ready(port), deadline)
 
     def start_worker(self, role: str, *, wait: bool = True, timeout: float = 60.0) -> None:
-        """Start (or restart) one of the workers; by default, wait until it is ready."""
+        """Start (or restart) one of the workers; by default, wait until it is ready.
+
+        Call it from a thread that outlives the worker: children get SIGKILL when the thread that
+        started them ends (PR_SET_PDEATHSIG follows the thread, not the process)."""
         port = self.workers[role]
         self._spawn(role, {**self._env, "HUGAI_HTTP_PORT": str(port)}, command="worker")
         if wait:

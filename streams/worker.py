@@ -128,8 +128,10 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
         await side.send(BUDGET, request.request_id.encode(), request.to_bytes())
 
     async def settle_budget(request: BudgetRequest) -> None:
-        # On Faust: under exactly_once a settlement counts only if the request's transaction commits.
-        await (await topics.budget.send(key=request.request_id.encode(), value=request.to_bytes(), force=True))
+        # Not on Faust: under exactly_once Faust names an output's transaction after the destination
+        # partition, so only the worker owning partition 0 of our topics could send to one-partition
+        # llm.budget ("No transaction producer found for: hugai-llm-0-0", seen with two workers).
+        await side.send(BUDGET, request.request_id.encode(), request.to_bytes(), wait=True)
 
     state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
     approvals = ApprovalGate(config.human_oversight, publish_approval)

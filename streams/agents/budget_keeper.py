@@ -11,8 +11,8 @@ in Faust tables:
 Reservations are answered on llm.budget-decisions; spend and holds are broadcast on the
 compacted llm.budget-state at most once a second per window; threshold crossings go to
 llm.telemetry (ClickHouse's budget_events). Spend alone may never reach exactly 100% (a
-reservation that does not fit is refused), so the 100% event also fires when a reservation is
-refused because spend and holds together have reached the limit. A hold whose worker never settles (it died) is
+reservation that does not fit is refused), so the 100% event also fires when, past 80%, a
+reservation is refused on spend alone. A hold whose worker never settles (it died) is
 released after HOLD_TTL_S, counting nothing: the request is redelivered and reserves again.
 """
 
@@ -28,7 +28,7 @@ import faust
 from streams.agents.keeping import keep_each
 from streams.config import HugaiConfig
 from streams.events import BudgetDecision, BudgetRequest, BudgetState, BudgetThreshold
-from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_start, windows_for
+from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_of, window_start, windows_for
 from streams.side_channel import SideChannel
 from streams.topic_names import BUDGET, BUDGET_DECISIONS, BUDGET_STATE
 from streams.topics import Topics
@@ -47,6 +47,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
     settled = app.Table("budget-settled", default=None, partitions=1)
     fired = app.Table("budget-fired", default=None, partitions=1)
     dirty: dict[str, tuple[str, float]] = {}  # window key -> (budget, limit), to broadcast
+    announced = {"done": False}  # after (re)start the keeper broadcasts every window it recovered
 
     async def decide(request: BudgetRequest, granted: bool, refusal: str | None = None, held_back: bool = False) -> None:
         decision = BudgetDecision(request_id=request.request_id, model=request.model, worker=request.worker,
@@ -99,8 +100,10 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         windows = windows_for(config, request.provider, request.at)
         refusal = first_refusal(windows, request.amount, spent, reserved)
         for window in windows if refusal else ():
-            if spent[window.key] + reserved[window.key] >= window.limit - 1e-12:
-                await fire(window, 1.0, spent[window.key])  # committed in full: the 100% event
+            # Spend may never reach exactly 100%: a reservation that does not fit is refused. So a
+            # refusal on spend alone, past 80%, is the 100% event: the budget is used up.
+            if spent[window.key] + request.amount > window.limit and fired.get(f"{window.key}@0.8"):
+                await fire(window, 1.0, spent[window.key])
         if refusal is None:
             for window in windows:
                 reserved[window.key] = reserved[window.key] + request.amount
@@ -119,6 +122,11 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         if not _owns_budget_partition(app):
             return
         now = time.time()
+        if not announced["done"]:
+            announced["done"] = True
+            for key in list(spent.keys()):
+                if (window := window_of(config, key)) is not None:
+                    dirty[key] = (window.budget, window.limit)
         for hold_id, hold in list(holds.items()):
             if now - hold["held_at"] > HOLD_TTL_S:
                 log.warning("releasing the hold of %s: its worker never settled it", hold_id)

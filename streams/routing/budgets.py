@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from streams.config import HugaiConfig
 
-__all__ = ["BudgetWindow", "windows_for", "first_refusal", "crossed", "THRESHOLDS", "window_start"]
+__all__ = ["BudgetWindow", "windows_for", "window_of", "first_refusal", "crossed", "THRESHOLDS", "window_start"]
 
 THRESHOLDS = (0.5, 0.8, 1.0)
 
@@ -45,6 +45,19 @@ def windows_for(config: HugaiConfig, provider: str, at: datetime) -> list[Budget
         windows.append(BudgetWindow(f"monthly:{provider}:{month}", f"provider_caps.{provider}", float(caps[provider])))
     windows.append(BudgetWindow(f"monthly:total:{month}", "total_budget", float(controls.monthly_limits.total_budget)))
     return windows
+
+
+def window_of(config: HugaiConfig, key: str) -> BudgetWindow | None:
+    """The window a key names, with its budget and limit under this config (None if none applies now)."""
+    span, provider, _ = key.split(":", 2)
+    controls = config.cost_controls
+    if span == "daily" and provider in controls.daily_budgets:
+        return BudgetWindow(key, f"daily_budgets.{provider}", float(controls.daily_budgets[provider]))
+    if span == "monthly" and provider == "total":
+        return BudgetWindow(key, "total_budget", float(controls.monthly_limits.total_budget))
+    if span == "monthly" and provider in controls.monthly_limits.provider_caps:
+        return BudgetWindow(key, f"provider_caps.{provider}", float(controls.monthly_limits.provider_caps[provider]))
+    return None
 
 
 def first_refusal(windows: list[BudgetWindow], amount: float, spent: Mapping[str, float],

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from streams.config import load_config
-from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_start, windows_for
+from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_of, window_start, windows_for
 
 CONFIG = load_config()
 AT = datetime(2026, 11, 25, 23, 59, tzinfo=timezone.utc)
@@ -22,6 +22,9 @@ def test_a_call_touches_its_providers_day_and_month_and_the_monthly_total_in_utc
     early = datetime(2026, 12, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
     assert windows_for(CONFIG, "local", early) == [BudgetWindow("monthly:total:2026-11", "total_budget", 15000.0)]
     assert window_start("daily:openai:2026-11-25") == datetime(2026, 11, 25, tzinfo=timezone.utc)
+    for window in windows_for(CONFIG, "openai", AT):
+        assert window_of(CONFIG, window.key) == window
+    assert window_of(CONFIG, "daily:local:2026-11-25") is None
     assert window_start("monthly:total:2026-11") == datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 

@@ -105,13 +105,15 @@ def stream_chunks(response: LLMResponse, *, include_usage: bool) -> list[bytes]:
 # Our error codes -> HTTP status. Anything else that failed is a 500.
 _STATUS = {
     "invalid_request": 400, "unknown_task_type": 400, "unknown_model": 400, "bad_request": 400,
-    "context_length_exceeded": 400, "content_refused": 400,
+    "context_length_exceeded": 400, "content_refused": 400, "no_model_fits": 400,
+    "approval_rejected": 403, "approval_timeout": 408,
     "budget_exceeded": 402, "rate_limited": 429,
     "provider_unavailable": 503, "provider_timeout": 503, "no_model_available": 503,
     "authentication_failed": 502,
     "timeout": 504,
 }
 _TYPE = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota", 403: "permission_error",
+         408: "timeout",
          429: "rate_limit_error", 502: "api_error", 503: "api_error", 504: "timeout", 500: "api_error"}
 
 

@@ -443,8 +443,20 @@ def _cached(response: LLMResponse) -> dict:
             "usage": response.usage.model_dump(), "simulated": response.simulated}
 
 
+# Exclusions the request itself causes: no model could ever serve it as asked.
+_REQUEST_LIMITS = ("context window", "estimated cost", "quality", "p95 latency")
+
+
 def _nothing_left(excluded: dict[str, str]) -> ErrorInfo:
+    """Why nothing served: the request's own limits (no_model_fits), rate limits (rate_limited), or
+    models that are down or switched off (no_model_available)."""
     reasons = "; ".join(f"{m}: {r}" for m, r in excluded.items()) or "no candidates"
+    kinds = {"limits" if r.startswith(_REQUEST_LIMITS) else "rate" if r.startswith("rate limit") else "down"
+             for r in excluded.values()}
+    if kinds == {"limits"}:
+        return ErrorInfo(code="no_model_fits", message=f"no model can serve this request as asked: {reasons}")
+    if "rate" in kinds and "down" not in kinds:
+        return ErrorInfo(code="rate_limited", message=f"every candidate is at its rate limit: {reasons}")
     return ErrorInfo(code="no_model_available", message=f"every candidate is unavailable: {reasons}")
 
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.events import LLMRequest, LLMResponse
+from streams.events import LLMResponse
 from streams.reply_client import ReplyClient
 from tests.conftest import CALLER_KEY
 

@@ -94,3 +94,16 @@ def test_when_nothing_is_left_the_code_says_whose_doing_it_is(excluded, code):
     error = _nothing_left(excluded)
     assert error.code == code and all(reason in error.message for reason in excluded.values())
     assert status_for(code) == {"no_model_fits": 400, "rate_limited": 429, "no_model_available": 503}[code]
+
+
+async def test_prompt_text_is_kept_only_when_config_turns_request_logging_to_full():
+    protection = CONFIG.security_configuration.data_protection.model_copy(update={"request_logging": "full"})
+    security = CONFIG.security_configuration.model_copy(update={"data_protection": protection})
+    full = CONFIG.model_copy(update={"security_configuration": security})
+    request = LLMRequest(request_id="log", task_type="code_generation", prompt="keep me")
+    async with httpx.AsyncClient() as client:
+        for config, expected in ((CONFIG, None), (full, "keep me")):
+            server = RequestServer(config=config, directory=build_directory(config, ProviderCredentials(), client),
+                                   environment="test")
+            record = (await server.serve(request)).telemetry[-1]
+            assert record.prompt_text == expected

@@ -81,6 +81,7 @@ def two_workers(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iter
         patch.undo()
 
 
+@pytest.mark.faults
 def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes_it(two_workers, provider_server):
     dev, run = two_workers, uuid.uuid4().hex[:8]
     primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == "gpt-4-turbo")  # noqa: E731

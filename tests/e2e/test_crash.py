@@ -1,7 +1,8 @@
 """kill -9 a worker in the middle of 2,000 requests, restart it, and count.
 
-Every request must be answered, and the budget keeper's spend must equal the sum of the costs of
-each request's first answer: a call is counted once however often its request is redelivered.
+Every request must be answered, and the budget keeper's spend must never fall below the costs of
+the answers, nor exceed them by more than one call per request answered twice: each call is
+counted once however often its request is redelivered.
 
 Not yet: exactly one response per request. Under at_least_once the requests the dead worker had
 in flight are served again by their new owner, so some are answered twice (the count is printed).
@@ -32,7 +33,7 @@ from streams.settings import Settings
 from tests.conftest import make_stack
 from tests.e2e.test_cluster_routing import cluster_view, wait_for
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
 N = 2000
 
@@ -103,9 +104,20 @@ def test_a_worker_killed_mid_run_loses_nothing_and_counts_each_call_once(crash_s
     assert set(counts) == {r.request_id for r in requests}
 
     spent = sum(r.cost_usd for r in results["responses"].values())
+    dearest = max(r.cost_usd for r in results["responses"].values())
     key = f"daily:anthropic:{datetime.now(timezone.utc).strftime('%Y-%m-%d')}"
-    seen: list = []
-    wait_for(lambda: (v := cluster_view(dev)) and not seen.append(v["worker"]["budgets"].get(key))
-             and abs(v["worker"]["budgets"].get(key, {}).get("spent_usd", -1) - spent) < 1e-9, "the keeper's spend",
-             timeout=60, details=lambda: f"(responses ${spent:.9f}, keeper {seen[-1]})")
-    print(f"[crash] keeper spend ${seen[-1]['spent_usd']:.9f}, first responses' costs ${spent:.9f}")
+
+    def keeper() -> float:
+        return cluster_view(dev)["worker"]["budgets"].get(key, {}).get("spent_usd", -1.0)
+
+    # Every settled call counts once. A call the dead worker made and settled, whose answer it never
+    # sent, is real spend the answers do not show (its request was answered again, often from the
+    # cache for free): so the ledger may exceed the answers, by at most one call per request
+    # answered twice, and may never fall below them.
+    settled = wait_for(lambda: (k := keeper()) >= spent - 1e-9 and k, "the keeper's spend", timeout=60,
+                       details=lambda: f"(answers ${spent:.9f}, keeper ${keeper():.9f})")
+    time.sleep(3)  # let any settlement still on its way arrive, then take the final figure
+    settled = keeper()
+    print(f"[crash] keeper spend ${settled:.9f}; first answers' costs ${spent:.9f}; "
+          f"difference ${settled - spent:.9f} (bound {len(twice)} x ${dearest:.6f})")
+    assert settled - spent <= len(twice) * dearest + 1e-9

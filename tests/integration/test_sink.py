@@ -97,6 +97,7 @@ class FailingFirst:
         self._store.close()
 
 
+@pytest.mark.faults
 async def test_a_store_outage_loses_nothing(kafka_bootstrap, tmp_path):
     run = uuid.uuid4().hex[:8]
     topic = f"telemetry-{run}"

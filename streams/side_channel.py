@@ -30,6 +30,10 @@ class SideChannel:
         if wait:
             await delivery
 
+    async def start(self) -> None:
+        """Connect now rather than on the first message (that one would wait for it)."""
+        await self._start()
+
     async def _start(self) -> AIOKafkaProducer:
         async with self._starting:
             if self._producer is None:

@@ -165,6 +165,10 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
     ready = asyncio.Event()
 
     @app.task
+    async def connect_side_channel() -> None:
+        await side.start()
+
+    @app.task
     async def follow_cluster_state() -> None:
         await asyncio.gather(reader.run(), answers.run())
 

@@ -186,10 +186,13 @@ class RequestServer:
             served = await self._serve_planned(request, plan, started)
         finally:  # followers wait on this: answer them, whatever happened
             response = served.response if served else None
-            if response is not None and response.status == "ok":
-                await self._cache.store(key, request.request_id, _cached(response), ttl_s)
-            else:
-                await self._cache.abandon(key, request.request_id)
+            try:
+                if response is not None and response.status == "ok":
+                    await self._cache.store(key, request.request_id, _cached(response), ttl_s)
+                else:
+                    await self._cache.abandon(key, request.request_id)
+            except Exception as exc:  # noqa: BLE001 - the answer stands; followers time out and serve themselves
+                log.error("could not tell the cache keeper about %s: %s", request.request_id, type(exc).__name__)
         return served
 
     def _sharing(self, request: LLMRequest, plan: Plan) -> tuple[str, float] | None:

@@ -28,8 +28,6 @@ _REASON = {"BreakerOpened": "{failures} failures in a row", "BreakerHalfOpened":
 
 def breaker_changed(model: str, name: str, state: BreakerState) -> BreakerChanged:
     reason = _REASON[name].format(failures=state.failures)
-    if name == "BreakerOpened" and state.failures == 0:
-        reason = "forced"
     return BreakerChanged(event_id=uuid.uuid4().hex, at=utcnow(), model=model, state=_STATE_OF[name], reason=reason)
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 
+from streams.config import DEFAULT_CONFIG_PATH
 from streams.devstack import DevStack
 from streams.localkafka import LocalKafka, free_port
 from streams.settings import Settings
@@ -56,17 +59,44 @@ def make_stack(data_dir: Path, bootstrap: str, *, workers: int = 1, **env: str) 
                     extra_worker_ports=tuple(free_port() for _ in range(workers - 1))), patch
 
 
-@pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, provider_server: ProviderServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    """Worker + sink, with OpenAI models served over HTTP by the local provider server."""
-    dev, patch = make_stack(
-        tmp_path_factory.mktemp("stack"), kafka_bootstrap,
-        OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url,
-        HUGAI_CALLER_KEY=CALLER_KEY, HUGAI_ANALYST_KEY=ANALYST_KEY,
-    )
+@contextmanager
+def running_stack(data_dir: Path, bootstrap: str, *, workers: int = 1, **env: str) -> Iterator[DevStack]:
+    """make_stack, started, and stopped (with its environment undone) however the block ends."""
+    dev, patch = make_stack(data_dir, bootstrap, workers=workers, **env)
     try:
         dev.start()
         yield dev
     finally:
         dev.stop()
         patch.undo()
+
+
+def config_file(directory: Path, change: Callable[[dict], None]) -> Path:
+    """The shipped config, changed by `change` (it edits the parsed YAML in place), written to `directory`."""
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    change(raw)
+    path = Path(directory) / "models.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@contextmanager
+def own_broker(directory: Path) -> Iterator[LocalKafka]:
+    """A broker for one module alone, for tests that restart it or must not share its state."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.skip("needs a broker of its own; KAFKA_BOOTSTRAP_SERVERS points at a shared one")
+    broker = LocalKafka(data_dir=directory, cache_dir=Settings().hugai_cache_dir, port=free_port())
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, provider_server: ProviderServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """Worker + sink, with OpenAI models served over HTTP by the local provider server."""
+    with running_stack(tmp_path_factory.mktemp("stack"), kafka_bootstrap,
+                       OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url,
+                       HUGAI_CALLER_KEY=CALLER_KEY, HUGAI_ANALYST_KEY=ANALYST_KEY) as dev:
+        yield dev

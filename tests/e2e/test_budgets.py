@@ -3,22 +3,17 @@ budget_exceeded when nothing fits, threshold events once each, and one sum of sp
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-import yaml
 
 from analytics.store import ChdbStore
-from streams.config import DEFAULT_CONFIG_PATH
 from streams.devstack import DevStack
 from streams.events import LLMRequest
-from streams.reply_client import ReplyClient
-from tests.conftest import SENTINEL_KEY, make_stack
-from tests.e2e.test_cluster_routing import cluster_view, wait_for
+from tests.conftest import SENTINEL_KEY, config_file, running_stack
+from tests.support.stack_io import ask, cluster_view, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -30,27 +25,13 @@ def prompt(n: int) -> str:
 
 @pytest.fixture(scope="module")
 def budgeted(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iterator[DevStack]:  # noqa: ANN001
+    def change(raw: dict) -> None:
+        raw["cost_controls"]["daily_budgets"]["openai"] = f"${OPENAI_DAILY}"
+
     data = tmp_path_factory.mktemp("budgets")
-    config = Path(data) / "models.yaml"
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["cost_controls"]["daily_budgets"]["openai"] = f"${OPENAI_DAILY}"
-    config.write_text(yaml.safe_dump(raw))
-    dev, patch = make_stack(data, kafka_bootstrap, workers=2, HUGAI_CONFIG=str(config),
-                            OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url)
-    try:
-        dev.start()
+    with running_stack(data, kafka_bootstrap, workers=2, HUGAI_CONFIG=str(config_file(data, change)),
+                       OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url) as dev:
         yield dev
-    finally:
-        dev.stop()
-        patch.undo()
-
-
-def ask(dev: DevStack, requests: list[LLMRequest]) -> dict:
-    async def call() -> dict:
-        async with ReplyClient(dev.bootstrap) as client:
-            return await client.call(requests, timeout=90)
-
-    return asyncio.run(call())
 
 
 def test_a_reservation_at_a_steady_pace_costs_a_few_milliseconds(budgeted):
@@ -74,7 +55,7 @@ def test_two_workers_never_spend_past_the_cap_and_every_sum_of_spend_agrees(budg
     # Pinned to OpenAI models (no degradation): once the daily budget is spent, nothing fits.
     requests = [LLMRequest(request_id=f"bud-{run}-{i}", task_type="complex_reasoning", prompt=prompt(i), max_tokens=3,
                            preferred_model="gpt-4-turbo", fallback_models=["gpt-4"]) for i in range(150)]
-    responses = ask(dev, requests)
+    responses = ask(dev, requests, timeout=90)
     ok = [r for r in responses.values() if r.status == "ok"]
     refused = [r for r in responses.values() if r.status != "ok"]
     spent = sum(r.cost_usd for r in ok)

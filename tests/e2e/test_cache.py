@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import yaml
 
-from streams.config import DEFAULT_CONFIG_PATH
 from streams.devstack import DevStack
 from streams.events import LLMRequest
-from streams.reply_client import ReplyClient
-from tests.conftest import SENTINEL_KEY, make_stack
+from tests.conftest import SENTINEL_KEY, config_file, running_stack
+from tests.support.stack_io import ask
 
 pytestmark = pytest.mark.kafka
 
@@ -24,27 +20,13 @@ TTL_S = 3
 
 @pytest.fixture(scope="module")
 def cached(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iterator[DevStack]:  # noqa: ANN001
+    def change(raw: dict) -> None:
+        raw["response_caching"] = {"ttl": f"{TTL_S}s"}
+
     data = tmp_path_factory.mktemp("cache")
-    config = Path(data) / "models.yaml"
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["response_caching"] = {"ttl": f"{TTL_S}s"}
-    config.write_text(yaml.safe_dump(raw))
-    dev, patch = make_stack(data, kafka_bootstrap, workers=2, HUGAI_CONFIG=str(config),
-                            OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url)
-    try:
-        dev.start()
+    with running_stack(data, kafka_bootstrap, workers=2, HUGAI_CONFIG=str(config_file(data, change)),
+                       OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url) as dev:
         yield dev
-    finally:
-        dev.stop()
-        patch.undo()
-
-
-def ask(dev: DevStack, requests: list[LLMRequest]) -> dict:
-    async def call() -> dict:
-        async with ReplyClient(dev.bootstrap) as client:
-            return await client.call(requests, timeout=60)
-
-    return asyncio.run(call())
 
 
 def calls_with(server, text: str) -> int:  # noqa: ANN001

@@ -8,28 +8,22 @@ breaker is open on both workers; after recovery_timeout one probe, granted to on
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import yaml
 
 from analytics.store import ChdbStore
-
-from streams.config import DEFAULT_CONFIG_PATH
 from streams.devstack import DevStack
 from streams.events import LLMRequest
-from streams.reply_client import ReplyClient
-from tests.conftest import SENTINEL_KEY, make_stack
+from tests.conftest import SENTINEL_KEY, config_file, running_stack
+from tests.support.stack_io import ask, cluster_view, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -37,48 +31,17 @@ RECOVERY_S = 4
 APPROVAL_TIMEOUT_S = 4
 
 
-def cluster_view(dev: DevStack) -> dict[str, dict]:
-    views = {}
-    for role, port in dev.workers.items():
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/cluster", timeout=5) as response:
-            views[role] = json.loads(response.read())
-    return views
-
-
-def wait_for(check, what: str, timeout: float = 20.0, details=lambda: ""):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} {details()}")
-
-
-def ask(dev: DevStack, requests: list[LLMRequest]) -> dict:
-    async def call() -> dict:
-        async with ReplyClient(dev.bootstrap) as client:
-            return await client.call(requests, timeout=60)
-
-    return asyncio.run(call())
-
-
 @pytest.fixture(scope="module")
 def two_workers(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iterator[DevStack]:  # noqa: ANN001
+    def change(raw: dict) -> None:
+        raw["circuit_breaker"] = {"failure_threshold": 5, "recovery_timeout": f"{RECOVERY_S}s"}
+        raw["human_oversight"] = {"critical_task_types": ["security_review"], "approval_cost_threshold": "$0.0001",
+                                  "approval_timeout": f"{APPROVAL_TIMEOUT_S}s"}
+
     data = tmp_path_factory.mktemp("cluster")
-    config = Path(data) / "models.yaml"
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["circuit_breaker"] = {"failure_threshold": 5, "recovery_timeout": f"{RECOVERY_S}s"}
-    raw["human_oversight"] = {"critical_task_types": ["security_review"], "approval_cost_threshold": "$0.0001",
-                              "approval_timeout": f"{APPROVAL_TIMEOUT_S}s"}
-    config.write_text(yaml.safe_dump(raw))
-    dev, patch = make_stack(data, kafka_bootstrap, workers=2, HUGAI_CONFIG=str(config),
-                            OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url)
-    try:
-        dev.start()
+    with running_stack(data, kafka_bootstrap, workers=2, HUGAI_CONFIG=str(config_file(data, change)),
+                       OPENAI_API_KEY=SENTINEL_KEY, OPENAI_BASE_URL=provider_server.base_url) as dev:
         yield dev
-    finally:
-        dev.stop()
-        patch.undo()
 
 
 @pytest.mark.faults

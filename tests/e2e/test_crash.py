@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections import Counter
@@ -27,11 +26,9 @@ from aiokafka import AIOKafkaConsumer
 
 from streams.devstack import DevStack
 from streams.events import LLMRequest
-from streams.localkafka import LocalKafka, free_port
 from streams.reply_client import ReplyClient
-from streams.settings import Settings
-from tests.conftest import make_stack
-from tests.e2e.test_cluster_routing import cluster_view, wait_for
+from tests.conftest import own_broker, running_stack
+from tests.support.stack_io import cluster_view, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -40,19 +37,9 @@ N = 2000
 
 @pytest.fixture(scope="module")
 def crash_stack(tmp_path_factory) -> Iterator[DevStack]:  # noqa: ANN001
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        pytest.skip("needs a broker of its own; KAFKA_BOOTSTRAP_SERVERS points at a shared one")
-    broker = LocalKafka(data_dir=tmp_path_factory.mktemp("crash-kafka"), cache_dir=Settings().hugai_cache_dir,
-                        port=free_port())
-    broker.start()
-    dev, patch = make_stack(tmp_path_factory.mktemp("crash"), broker.bootstrap, workers=2)
-    try:
-        dev.start()
+    with own_broker(tmp_path_factory.mktemp("crash-kafka")) as broker, \
+            running_stack(tmp_path_factory.mktemp("crash"), broker.bootstrap, workers=2) as dev:
         yield dev
-    finally:
-        dev.stop()
-        patch.undo()
-        broker.stop()
 
 
 async def committed_responses(bootstrap: str, topic: str, ids: set[str], timeout: float) -> Counter:

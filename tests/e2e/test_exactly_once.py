@@ -7,51 +7,24 @@ integer", in Faust's recovery seek), so the two modes never share a cluster in t
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from streams.events import LLMRequest
-from streams.localkafka import LocalKafka, free_port
-from streams.settings import Settings
-from streams.reply_client import ReplyClient
-from tests.conftest import make_stack
+from tests.conftest import own_broker, running_stack
+from tests.support.stack_io import ask
 
 pytestmark = pytest.mark.kafka
 
 
-@pytest.fixture(scope="module")
-def own_broker(tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        pytest.skip("needs a broker of its own; KAFKA_BOOTSTRAP_SERVERS points at a shared one")
-    broker = LocalKafka(data_dir=tmp_path_factory.mktemp("eos-kafka"), cache_dir=Settings().hugai_cache_dir,
-                        port=free_port())
-    broker.start()
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
-
-
-def test_an_exactly_once_worker_serves_requests(own_broker, tmp_path):
-    dev, patch = make_stack(tmp_path, own_broker, HUGAI_PROCESSING_GUARANTEE="exactly_once")
-    try:
-        dev.start()
+def test_an_exactly_once_worker_serves_requests(tmp_path):
+    with own_broker(tmp_path / "kafka") as broker, \
+            running_stack(tmp_path, broker.bootstrap, HUGAI_PROCESSING_GUARANTEE="exactly_once") as dev:
         run = uuid.uuid4().hex[:8]
         requests = [LLMRequest(request_id=f"eos-{run}-{i}", task_type="security_review", prompt=f"check this {i}")
                     for i in range(20)]
-
-        async def call() -> dict:
-            async with ReplyClient(dev.bootstrap) as client:  # reads with isolation_level=read_committed
-                return await client.call(requests, timeout=60)
-
-        responses = asyncio.run(call())
+        responses = ask(dev, requests)  # ReplyClient reads with isolation_level=read_committed
         assert sorted(responses) == sorted(r.request_id for r in requests)
         assert {r.status for r in responses.values()} == {"ok"}
         assert "processing guarantee: exactly_once" in (dev.log_dir / "worker.log").read_text()
-    finally:
-        dev.stop()
-        patch.undo()

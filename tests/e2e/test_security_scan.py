@@ -20,8 +20,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from analytics.store import ChdbStore
 from streams.devstack import DevStack
 from streams.events import LLMRequest
-from streams.reply_client import ReplyClient
-from tests.conftest import CALLER_KEY, SENTINEL_KEY, make_stack
+from tests.conftest import CALLER_KEY, SENTINEL_KEY, running_stack
+from tests.support.stack_io import ask
 
 pytestmark = pytest.mark.kafka
 
@@ -31,21 +31,14 @@ EXEMPT = {"llm.requests", "llm.requests.dlq"}
 
 @pytest.fixture(scope="module")
 def run(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iterator[tuple[DevStack, str]]:  # noqa: ANN001
-    dev, patch = make_stack(tmp_path_factory.mktemp("scan"), kafka_bootstrap, OPENAI_API_KEY=SENTINEL_KEY,
-                            OPENAI_BASE_URL=provider_server.base_url, ANTHROPIC_API_KEY=ANTHROPIC_SENTINEL,
-                            ANTHROPIC_BASE_URL=provider_server.root, HUGAI_CALLER_KEY=CALLER_KEY)
     prompt = f"PROMPT-SENTINEL-{uuid.uuid4().hex}"
-    try:
-        dev.start()
+    with running_stack(tmp_path_factory.mktemp("scan"), kafka_bootstrap, OPENAI_API_KEY=SENTINEL_KEY,
+                       OPENAI_BASE_URL=provider_server.base_url, ANTHROPIC_API_KEY=ANTHROPIC_SENTINEL,
+                       ANTHROPIC_BASE_URL=provider_server.root, HUGAI_CALLER_KEY=CALLER_KEY) as dev:
         requests = [LLMRequest(request_id=f"scan-{i}-{uuid.uuid4().hex[:6]}", task_type=task, prompt=f"{prompt} {i}")
                     for i, task in enumerate(["code_generation", "requirements_analysis", "security_review"] * 3)]
         requests.append(requests[0].model_copy(update={"request_id": f"scan-again-{uuid.uuid4().hex[:6]}"}))  # a hit
-
-        async def call() -> dict:
-            async with ReplyClient(dev.bootstrap) as client:
-                return await client.call(requests, timeout=60)
-
-        answers = asyncio.run(call())
+        answers = ask(dev, requests)
         assert {r.status for r in answers.values()} == {"ok"}
         over_http = httpx.post(f"{dev.http_url}/v1/chat/completions", timeout=60,
                                headers={"Authorization": f"Bearer {CALLER_KEY}"},
@@ -54,9 +47,6 @@ def run(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iterator[tup
         assert any(r.cache_hit for r in answers.values()), "the cache path was taken too"
         dev.stop()  # logs complete, the sink drained, chdb released
         yield dev, prompt
-    finally:
-        dev.stop()
-        patch.undo()
 
 
 async def _all_records(bootstrap: str) -> dict[str, list[bytes]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,7 +171,8 @@ class RequestServer:
         ranking = plan.ranking
         excluded = dict(ranking.excluded)
         if not ranking.order and not ranking.degrade:
-            return self._refuse(request, started, "rejected", _nothing_left(excluded), plan=plan)
+            return self._refuse(request, started, "rejected", _nothing_left(excluded, limited=ranking.limited),
+                                plan=plan)
         shared = self._sharing(request, plan)
         if shared is None:
             return await self._serve_planned(request, plan, started)
@@ -240,6 +242,7 @@ class RequestServer:
         messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
         degraded = False
         budget_refusal: str | None = None
+        rate_limited: set[str] = set()
         # The degrade tail is reached only when every candidate failed retryably or was refused
         # (success and fatal errors leave the loop): degrade_gracefully.
         for model in ranking.order + ranking.degrade:
@@ -248,6 +251,7 @@ class RequestServer:
             limiter = self._limiters.get(route.spec.provider)
             if limiter is not None and not limiter.acquire(plan.tokens, self._monotonic()):
                 excluded[model] = f"rate limit of {route.spec.provider} exhausted"
+                rate_limited.add(model)
                 continue
             call = ChatRequest(
                 model=route.spec.api_model,
@@ -322,7 +326,7 @@ class RequestServer:
                 status, error = "rejected", ErrorInfo(code="budget_exceeded", message=f"no model fits the budgets: "
                                                       f"{budget_refusal}")
             else:
-                error = _nothing_left(excluded)
+                error = _nothing_left(excluded, limited=ranking.limited, rate_limited=rate_limited)
             response = LLMResponse(
                 request_id=request.request_id,
                 status=status,
@@ -446,16 +450,12 @@ def _cached(response: LLMResponse) -> dict:
             "usage": response.usage.model_dump(), "simulated": response.simulated}
 
 
-# Exclusions the request itself causes: no model could ever serve it as asked.
-_REQUEST_LIMITS = ("context window", "estimated cost", "quality", "p95 latency")
-
-
-def _nothing_left(excluded: dict[str, str]) -> ErrorInfo:
+def _nothing_left(excluded: dict[str, str], *, limited: AbstractSet[str] = frozenset(),
+                  rate_limited: AbstractSet[str] = frozenset()) -> ErrorInfo:
     """Why nothing served: the request's own limits (no_model_fits), rate limits (rate_limited), or
     models that are down or switched off (no_model_available)."""
     reasons = "; ".join(f"{m}: {r}" for m, r in excluded.items()) or "no candidates"
-    kinds = {"limits" if r.startswith(_REQUEST_LIMITS) else "rate" if r.startswith("rate limit") else "down"
-             for r in excluded.values()}
+    kinds = {"limits" if m in limited else "rate" if m in rate_limited else "down" for m in excluded}
     if kinds == {"limits"}:
         return ErrorInfo(code="no_model_fits", message=f"no model can serve this request as asked: {reasons}")
     if "rate" in kinds and "down" not in kinds:

@@ -85,6 +85,7 @@ class Ranking:
     degrade: tuple[str, ...]  # tried only when every model in `order` is unavailable
     scores: dict[str, float] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
+    limited: frozenset[str] = frozenset()  # the excluded ones the request's own limits rule out
 
 
 def estimate_tokens(request: LLMRequest) -> int:
@@ -117,7 +118,8 @@ def rank(config: HugaiConfig, candidates: tuple[str, ...], degrade: tuple[str, .
         order = [first, *sorted(rest, key=fallback_key)]
     tail = sorted((m for m in degrade if m not in excluded),
                   key=lambda m: (config.models[m].tier, -round(scores[m], 6), in_flight.get(m, 0), degrade.index(m)))
-    return Ranking(order=tuple(order), degrade=tuple(tail), scores=scores, excluded=excluded)
+    return Ranking(order=tuple(order), degrade=tuple(tail), scores=scores, excluded=excluded,
+                   limited=frozenset(m for m in excluded if m not in unavailable))
 
 
 _LOWEST_PRIOR = min(PRIOR_QUALITY.values())

@@ -80,18 +80,19 @@ async def test_the_cache_and_deduplication_strategies_switch_sharing_on_and_off(
     assert (idempotent is not None) == ("implement_request_deduplication" in strategies)
 
 
-@pytest.mark.parametrize(("excluded", "code"), [
+@pytest.mark.parametrize(("excluded", "limited", "rate_limited", "code"), [
     ({"a": "context window 8192 tokens < 9000 needed", "b": "estimated cost $1 > max_cost_per_request $0.5"},
-     "no_model_fits"),  # the request as asked fits no model: a 400, not an outage
-    ({"a": "context window 8192 tokens < 9000 needed", "b": "rate limit of openai exhausted"}, "rate_limited"),
-    ({"a": "circuit breaker open", "b": "rate limit of openai exhausted"}, "no_model_available"),
-    ({"a": "disabled by an operator"}, "no_model_available"),
+     {"a", "b"}, set(), "no_model_fits"),  # the request as asked fits no model: a 400, not an outage
+    ({"a": "context window 8192 tokens < 9000 needed", "b": "rate limit of openai exhausted"}, {"a"}, {"b"},
+     "rate_limited"),
+    ({"a": "circuit breaker open", "b": "rate limit of openai exhausted"}, set(), {"b"}, "no_model_available"),
+    ({"a": "disabled by an operator"}, set(), set(), "no_model_available"),
 ])
-def test_when_nothing_is_left_the_code_says_whose_doing_it_is(excluded, code):
+def test_when_nothing_is_left_the_code_says_whose_doing_it_is(excluded, limited, rate_limited, code):
     from streams.agents.serve import _nothing_left
     from streams.openai_format import status_for
 
-    error = _nothing_left(excluded)
+    error = _nothing_left(excluded, limited=frozenset(limited), rate_limited=rate_limited)
     assert error.code == code and all(reason in error.message for reason in excluded.values())
     assert status_for(code) == {"no_model_fits": 400, "rate_limited": 429, "no_model_available": 503}[code]
 

@@ -50,7 +50,7 @@ def test_fewer_calls_than_the_minimum_still_count_as_no_data():
 def test_a_candidate_that_cannot_meet_a_hard_constraint_is_excluded_with_the_reason(model, limits, figures, reason):
     cost = {"gpt-4-turbo": 0.02, "gpt-4": 0.01, "gpt-3.5-turbo": 0.001}
     ranking = _rank(candidates=(model,), limits=limits, cost=cost, figures=figures)
-    assert ranking.order == () and ranking.excluded == {model: reason}
+    assert ranking.order == () and ranking.excluded == {model: reason} and ranking.limited == {model}
 
 
 def test_a_slow_model_without_enough_data_is_not_excluded_on_latency():
@@ -76,6 +76,7 @@ def test_operator_exclusions_pass_through_and_the_primary_stays_first_while_admi
     assert ranking.order == ("gpt-4-turbo", "claude-3-5-sonnet", "codellama-70b")
     ranking = _rank(unavailable={"gpt-4-turbo": "disabled by an operator"})
     assert ranking.order == ("claude-3-5-sonnet",) and ranking.excluded == {"gpt-4-turbo": "disabled by an operator"}
+    assert ranking.limited == frozenset(), "an operator's choice is not the request's limit"
 
 
 def test_equal_scores_are_spread_by_calls_in_flight():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -24,12 +25,13 @@ Send = Callable[[BudgetRequest], Awaitable[None]]
 
 
 class Grant:
-    """The outcome of one reservation: granted, or refused with the reason naming the budget."""
+    """The outcome of one reservation: granted (settle it with its call_id), or refused with the reason."""
 
-    def __init__(self, granted: bool, refusal: str | None, waited_ms: float):
+    def __init__(self, granted: bool, refusal: str | None, waited_ms: float, call_id: str):
         self.granted = granted
         self.refusal = refusal
         self.waited_ms = waited_ms
+        self.call_id = call_id
 
 
 class BudgetGate:
@@ -49,34 +51,37 @@ class BudgetGate:
     async def reserve(self, request_id: str, model: str, provider: str, amount: float) -> Grant:
         """Ask until granted, refused for good, or HELD_BACK_WAIT_S passed while holds kept it out."""
         started = time.perf_counter()
+        call_id = uuid.uuid4().hex  # the same for every ask of this call: a later ask replaces the hold
         delay = 0.01
         while True:
-            decision = await self._ask(request_id, model, provider, amount)
+            decision = await self._ask(request_id, model, provider, amount, call_id)
             if decision is None:
-                return Grant(False, f"no answer from the budget keeper within {self._timeout_s:g} s", _ms(started))
+                return Grant(False, f"no answer from the budget keeper within {self._timeout_s:g} s", _ms(started),
+                             call_id)
             if decision.granted or not decision.held_back or time.perf_counter() - started > self.HELD_BACK_WAIT_S:
                 break
             await asyncio.sleep(delay)  # calls in flight will settle, most for less than they hold
             delay = min(delay * 2, 0.2)
         self.waits_ms.append(_ms(started))
-        return Grant(decision.granted, decision.refusal, self.waits_ms[-1])
+        return Grant(decision.granted, decision.refusal, self.waits_ms[-1], call_id)
 
-    async def _ask(self, request_id: str, model: str, provider: str, amount: float) -> BudgetDecision | None:
+    async def _ask(self, request_id: str, model: str, provider: str, amount: float,
+                   call_id: str) -> BudgetDecision | None:
         key = (request_id, model)
         future = asyncio.get_running_loop().create_future()
         self._waiting[key] = future
         try:
             await self._send(BudgetRequest(kind="reserve", request_id=request_id, model=model, provider=provider,
-                                           worker=self.me, amount=amount))
+                                           worker=self.me, amount=amount, call_id=call_id))
             return await asyncio.wait_for(future, self._timeout_s)
         except asyncio.TimeoutError:
             return None
         finally:
             self._waiting.pop(key, None)
 
-    async def settle(self, request_id: str, model: str, provider: str, cost: float) -> None:
+    async def settle(self, grant: Grant, request_id: str, model: str, provider: str, cost: float) -> None:
         await self._settle(BudgetRequest(kind="settle", request_id=request_id, model=model, provider=provider,
-                                       worker=self.me, amount=cost))
+                                         worker=self.me, amount=cost, call_id=grant.call_id))
 
     def apply_decision(self, decision: BudgetDecision) -> None:
         if decision.worker != self.me:

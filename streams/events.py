@@ -429,11 +429,13 @@ class BudgetRequest(_Event):
     worker: str
     at: datetime = Field(default_factory=utcnow)
     amount: float = Field(ge=0)
+    # One per provider call, shared by its reservation and its settlement: a request served again
+    # (redelivered after a crash) is a new call and real spend, while a message sent twice is not.
+    call_id: str = Field(min_length=1)
 
     @property
     def hold_id(self) -> str:
-        """One call: a request that falls back to another model reserves (and settles) again."""
-        return f"{self.request_id}|{self.model}"
+        return f"{self.request_id}|{self.model}|{self.call_id}"
 
 
 class BudgetDecision(_Event):

@@ -4,8 +4,9 @@ It reads llm.budget (one partition: every reservation and settlement in one orde
 in Faust tables:
   spent     window key -> USD settled
   reserved  window key -> USD held by reservations not yet settled
-  holds     request_id|model -> the reservation (amount, windows, when)
-  settled   request_id|model -> True, so a settlement sent twice (a worker retried) counts once
+  holds     request_id|model|call_id -> the reservation (amount, windows, when)
+  settled   request_id|model|call_id -> True, so a settlement sent twice counts once; a request
+            served again after a crash is a new call, and its spend counts too
   fired     "<window key>@<threshold>" -> True, so each threshold event fires once per window
 
 Reservations are answered on llm.budget-decisions; spend and holds are broadcast on the
@@ -96,7 +97,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         if settled.get(request.hold_id):  # redelivered after it was paid for: nothing new to hold
             await decide(request, True)
             return
-        release(request.hold_id)  # a second reservation for the same call replaces the first
+        release(request.hold_id)  # a second ask for the same call replaces its hold
         windows = windows_for(config, request.provider, request.at)
         refusal = first_refusal(windows, request.amount, spent, reserved)
         for window in windows if refusal else ():

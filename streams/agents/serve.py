@@ -280,6 +280,7 @@ class RequestServer:
                     self.in_flight[route.spec.provider] -= 1
                     self.in_flight_models[route.model] -= 1
 
+            grant = None
             if self._budgets is not None:
                 grant = await self._budgets.reserve(request.request_id, model, route.spec.provider,
                                                     plan.estimated_cost[model])
@@ -301,8 +302,8 @@ class RequestServer:
                     break
                 continue
             finally:  # settle what the call cost (0 if it failed), which also releases the hold
-                if self._budgets is not None:
-                    await self._budgets.settle(request.request_id, model, route.spec.provider, cost)
+                if self._budgets is not None and grant is not None:
+                    await self._budgets.settle(grant, request.request_id, model, route.spec.provider, cost)
             response = LLMResponse(
                 request_id=request.request_id,
                 status="ok",

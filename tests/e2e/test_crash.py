@@ -97,10 +97,10 @@ def test_a_worker_killed_mid_run_loses_nothing_and_counts_each_call_once(crash_s
     def keeper() -> float:
         return cluster_view(dev)["worker"]["budgets"].get(key, {}).get("spent_usd", -1.0)
 
-    # Every settled call counts once. A call the dead worker made and settled, whose answer it never
-    # sent, is real spend the answers do not show (its request was answered again, often from the
-    # cache for free): so the ledger may exceed the answers, by at most one call per request
-    # answered twice, and may never fall below them.
+    # Every call counts once, each with an id of its own. Every answer's call was settled before the
+    # answer went out, so the ledger never falls below the answers. It exceeds them by the calls
+    # whose answers were not the first seen: second servings of requests the dead worker had in
+    # flight. The bound asserted is one call per request answered twice (the run prints the margin).
     settled = wait_for(lambda: (k := keeper()) >= spent - 1e-9 and k, "the keeper's spend", timeout=60,
                        details=lambda: f"(answers ${spent:.9f}, keeper ${keeper():.9f})")
     time.sleep(3)  # let any settlement still on its way arrive, then take the final figure

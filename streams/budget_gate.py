@@ -6,6 +6,9 @@ keeper does not answer in time the call is refused (fail closed): spending witho
 the failure this exists to prevent. A refusal only because other calls still hold reservations
 (spend alone leaves room) is asked again for up to HELD_BACK_WAIT_S: most calls settle for less
 than they hold, and refusing at once would strand budget under a burst.
+
+settlement() only builds the settlement: the router publishes it in the same transaction as the
+response (streams/outbox.py), so a call counts once, and only when its answer is out.
 """
 
 from __future__ import annotations
@@ -39,10 +42,9 @@ class BudgetGate:
 
     # Long enough to ride out a rebalance after a worker dies: the session timeout (10 s), the
     # rebalance, and the keeper's table recovery on its new owner.
-    def __init__(self, *, me: str, send: Send, settle: Send, timeout_s: float = 30.0):
+    def __init__(self, *, me: str, send: Send, timeout_s: float = 30.0):
         self.me = me
         self._send = send
-        self._settle = settle
         self._timeout_s = timeout_s
         self._waiting: dict[tuple[str, str], asyncio.Future[BudgetDecision]] = {}
         self.windows: dict[str, BudgetState] = {}  # window key -> the keeper's last broadcast
@@ -79,9 +81,10 @@ class BudgetGate:
         finally:
             self._waiting.pop(key, None)
 
-    async def settle(self, grant: Grant, request_id: str, model: str, provider: str, cost: float) -> None:
-        await self._settle(BudgetRequest(kind="settle", request_id=request_id, model=model, provider=provider,
-                                         worker=self.me, amount=cost, call_id=grant.call_id))
+    def settlement(self, grant: Grant, request_id: str, model: str, provider: str, cost: float) -> BudgetRequest:
+        """What the call cost (0 if it failed), for llm.budget; published with the response, once."""
+        return BudgetRequest(kind="settle", request_id=request_id, model=model, provider=provider,
+                             worker=self.me, amount=cost, call_id=grant.call_id)
 
     def apply_decision(self, decision: BudgetDecision) -> None:
         if decision.worker != self.me:

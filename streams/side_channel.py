@@ -5,7 +5,8 @@ event being processed, and read_committed consumers see it only when that transa
 after the event is done. A worker that asks the budget keeper for a reservation, or the cache
 keeper for an answer, while processing a request would wait for its own commit: a deadlock (seen:
 a worker under exactly_once answered nothing). Questions, answers and broadcasts of state go here
-instead. What must count once with the response (budget settlements, telemetry) stays on Faust.
+instead. What must count once with the response (budget settlements, telemetry) goes through the
+request agent's own transactions (streams/outbox.py).
 """
 
 from __future__ import annotations

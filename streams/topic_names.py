@@ -7,6 +7,8 @@ DLQ = "llm.requests.dlq"
 FEEDBACK = "llm.feedback"
 OUTCOMES = "llm.outcomes"  # keyed by model: what the breaker keeper is fed
 CACHE = "llm.cache"  # keyed by cache key: what the cache keeper is fed
+# Partition p holds the offsets of partition p of llm.requests that are answered (streams/outbox.py).
+ANSWERED = "llm.requests.answered"
 CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, CACHE)
 # One partition each: the budget keeper must see every reservation in one order.
 BUDGET = "llm.budget"
@@ -20,4 +22,4 @@ APPROVALS = "llm.approvals"
 BUDGET_STATE = "llm.budget-state"
 STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE)
 # A response sent to one of these would be read back as input.
-NOT_REPLY_TARGETS = frozenset({REQUESTS, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *SINGLE_PARTITION_TOPICS, *STATE_TOPICS})
+NOT_REPLY_TARGETS = frozenset({REQUESTS, ANSWERED, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *SINGLE_PARTITION_TOPICS, *STATE_TOPICS})

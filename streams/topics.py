@@ -12,6 +12,7 @@ __all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS
            "create_topics"]
 
 from streams.topic_names import (
+    ANSWERED,
     APPROVALS,
     BUDGET,
     BUDGET_DECISIONS,
@@ -35,9 +36,15 @@ from streams.topic_names import (
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 
 
+# The outbox finds the answered markers to read by the append time of the first request not yet
+# committed (streams/outbox.py): both topics take their timestamps from the broker.
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
 async def create_topics(bootstrap: str, *, partitions: int) -> None:
     """Every topic the router reads or writes, before any consumer starts."""
-    await ensure_topics(bootstrap, list(CORE_TOPICS), partitions=partitions)
+    await ensure_topics(bootstrap, [REQUESTS, ANSWERED], partitions=partitions, configs=APPEND_TIME)
+    await ensure_topics(bootstrap, [t for t in CORE_TOPICS if t != REQUESTS], partitions=partitions)
     await ensure_topics(bootstrap, list(SINGLE_PARTITION_TOPICS), partitions=1)
     await ensure_topics(bootstrap, list(STATE_TOPICS), partitions=1, configs=COMPACTED)
 
@@ -49,9 +56,7 @@ class Topics:
         self._app = app
         self._bootstrap = bootstrap
         self.requests = self._declare(REQUESTS)
-        self.responses = self._declare(RESPONSES)
         self.telemetry = self._declare(TELEMETRY)
-        self.dlq = self._declare(DLQ)
         self.outcomes = self._declare(OUTCOMES)
         self.health = self._declare(MODEL_HEALTH)
         self.control = self._declare(CONTROL)
@@ -61,24 +66,24 @@ class Topics:
         self.budget_state = self._declare(BUDGET_STATE)
         self.cache = self._declare(CACHE)
         self.cache_answers = self._declare(CACHE_ANSWERS)
-        self._replies: dict[str, faust.TopicT] = {RESPONSES: self.responses}
+        self._replies: set[str] = {RESPONSES}
         self._creating: dict[str, asyncio.Lock] = {}
 
     def _declare(self, name: str) -> faust.TopicT:
         return self._app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    async def reply(self, name: str | None) -> faust.TopicT:
+    async def reply_name(self, name: str | None) -> str:
         """The topic a response goes to: the request's reply_to, else llm.responses.
 
         A reply topic the client did not create is created here, once. Relying on the broker's
-        auto-creation is not enough: sends from Faust's producer to a missing topic were seen
-        to wait on metadata without the topic ever being created.
+        auto-creation is not enough: sends to a missing topic were seen to wait on metadata
+        without the topic ever being created.
         """
         name = name or RESPONSES
         if name in self._replies:
-            return self._replies[name]
+            return name
         async with self._creating.setdefault(name, asyncio.Lock()):
             if name not in self._replies:
                 await ensure_topics(self._bootstrap, [name], partitions=1)
-                self._replies[name] = self._declare(name)
-        return self._replies[name]
+                self._replies.add(name)
+        return name

@@ -8,13 +8,14 @@ import os
 import socket
 
 import faust
+from faust.types import TP
 
 from providers import make_client
 from streams.agents import RequestServer, register_router
 from streams.agents.breaker_keeper import register_breaker_keeper
 from streams.agents.breakers import ClusterBreakers
 from streams.agents.serve import breaker_policy
-from streams.app import create_app
+from streams.app import APP_ID, create_app
 from streams.approvals import ApprovalGate
 from streams.broadcast import BroadcastReader
 from streams.cluster_state import ClusterState
@@ -42,8 +43,11 @@ from streams.keyring import KeyRing, aws_from_settings
 from streams.provider_directory import build_directory
 from streams.queue_sampler import register_queue_sampler
 from streams.settings import ProviderCredentials, Settings, read_secret_env
+from streams.outbox import TransactionalOutbox
 from streams.side_channel import SideChannel
 from streams.topic_names import (
+    ANSWERED,
+    REQUESTS,
     APPROVALS,
     BUDGET,
     BUDGET_DECISIONS,
@@ -78,7 +82,8 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
                            approvals=approvals, budgets=budgets, cache=cache)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
-    register_router(app, topics, server, concurrency=settings.hugai_agent_concurrency, ready=state_read)
+    outbox = _outbox(app, bootstrap)
+    register_router(app, topics, server, outbox, concurrency=settings.hugai_agent_concurrency, ready=state_read)
     register_breaker_keeper(app, topics, side, policy=breaker_policy(config))
     register_budget_keeper(app, topics, side, config)
     caching = config.response_caching
@@ -108,9 +113,33 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     async def _close_clients(sender: faust.App, **_: object) -> None:
         await client.aclose()
         await side.close()
+        await outbox.close()
 
     register_http_api(app, bootstrap=bootstrap, keys=keys, models=list(config.models))
     return app
+
+
+def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
+    def owns(partition: int) -> bool:
+        return TP(REQUESTS, partition) in app.consumer.assignment()
+
+    def committed(partition: int) -> int | None:
+        # Faust keeps what it last committed per partition; only to forget old answered offsets.
+        return getattr(app.consumer, "_committed_offset", {}).get(TP(REQUESTS, partition))
+
+    outbox = TransactionalOutbox(bootstrap, source_topic=REQUESTS, marker_topic=ANSWERED, group_id=APP_ID,
+                                 owns=owns, committed=committed)
+
+    @app.on_partitions_assigned.connect
+    async def _take_over(sender: faust.App, assigned: set[TP], **_: object) -> None:
+        # Fence the last owner now, so its unfinished transaction is aborted and stops holding back
+        # readers, rather than when the partition's next request comes. Not awaited: a rebalance
+        # must not wait on it.
+        for tp in assigned:
+            if tp.topic == REQUESTS:
+                app.add_future(outbox.prepare(tp.partition))
+
+    return outbox
 
 
 def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstrap: str,
@@ -127,15 +156,9 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
     async def ask_budget(request: BudgetRequest) -> None:
         await side.send(BUDGET, request.request_id.encode(), request.to_bytes())
 
-    async def settle_budget(request: BudgetRequest) -> None:
-        # Not on Faust: under exactly_once Faust names an output's transaction after the destination
-        # partition, so only the worker owning partition 0 of our topics could send to one-partition
-        # llm.budget ("No transaction producer found for: hugai-llm-0-0", seen with two workers).
-        await side.send(BUDGET, request.request_id.encode(), request.to_bytes(), wait=True)
-
     state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
     approvals = ApprovalGate(config.human_oversight, publish_approval)
-    budgets = BudgetGate(me=me, send=ask_budget, settle=settle_budget)
+    budgets = BudgetGate(me=me, send=ask_budget)
 
     async def send_cache(request: CacheRequest) -> None:
         await side.send(CACHE, request.key.encode(), request.to_bytes(), wait=request.kind != "lookup")

@@ -1,8 +1,12 @@
 """The agent on llm.requests: every event gets exactly one outcome, and no event stops the stream.
 
-  valid request        -> LLMResponse on its reply topic + its telemetry (route, attempts, request) on llm.telemetry
+  valid request        -> LLMResponse on its reply topic + its telemetry (route, attempts, request) on
+                          llm.telemetry + its budget settlements on llm.budget
   invalid request      -> DeadLetter on llm.requests.dlq, and an error LLMResponse when it has a request_id
   unexpected exception -> an error LLMResponse (internal_error); the worker keeps serving
+
+An event's outputs are published in one transaction with its "answered" marker (streams/outbox.py),
+so an event redelivered after a crash or a rebalance is answered, and its spend counted, once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from faust.types import EventT
 
 from streams.agents.serve import RequestServer
 from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, parse_request
+from streams.outbox import Output, TransactionalOutbox
+from streams.topic_names import BUDGET, DLQ, RESPONSES, TELEMETRY
 from streams.topics import Topics
 
 __all__ = ["register_router"]
@@ -22,34 +28,20 @@ __all__ = ["register_router"]
 log = logging.getLogger(__name__)
 
 
-async def emit(topic: faust.TopicT, key: bytes | None, *values: bytes) -> None:
-    """Send now and wait for the broker's acks.
-
-    Faust would otherwise attach the message to the event being processed and publish it only
-    when that event is acked, which for a concurrent agent is when the same actor receives its
-    next event: on a quiet topic, never. Awaiting delivery here keeps at-least-once: the source
-    offset is acked only after this returns.
-    """
-    pending = [await topic.send(key=key, value=value, force=True) for value in values]
-    await asyncio.gather(*pending)
-
-
-def register_router(app: faust.App, topics: Topics, server: RequestServer, *, concurrency: int,
-                    ready: asyncio.Event | None = None) -> faust.types.AgentT:
+def register_router(app: faust.App, topics: Topics, server: RequestServer, outbox: TransactionalOutbox, *,
+                    concurrency: int, ready: asyncio.Event | None = None) -> faust.types.AgentT:
     """`ready`: set once the cluster's state (breakers, operators' commands) has been read; nothing is served before."""
-    async def reply(reply_to: str | None, key: bytes, response: LLMResponse) -> None:
-        """Deliver to reply_to; if that fails, to llm.responses, so the answer is never lost."""
+    async def reply_to(name: str | None) -> str:
+        """The request's reply topic, created if need be; llm.responses when it cannot be, so no answer is lost."""
         try:
-            await emit(await topics.reply(reply_to), key, response.to_bytes())
-        except Exception as exc:  # noqa: BLE001 - any delivery failure takes the same way out
-            if reply_to is None:
+            return await topics.reply_name(name)
+        except Exception as exc:  # noqa: BLE001 - any failure to create it takes the same way out
+            if name is None:
                 raise
-            log.error("cannot deliver %s to reply topic %r (%s); sending it to llm.responses",
-                      response.request_id, reply_to, type(exc).__name__)
-            await emit(topics.responses, key, response.to_bytes())
+            log.error("cannot create reply topic %r (%s); answering on %s", name, type(exc).__name__, RESPONSES)
+            return RESPONSES
 
-    async def handle(event: EventT) -> None:
-        message = event.message
+    async def outputs_of(message: faust.types.Message) -> list[Output]:
         raw = message.value
         try:
             request = parse_request(raw)
@@ -58,12 +50,12 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
             log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, bad.reason)
             letter = DeadLetter.of(raw or b"", bad.reason, topic=message.topic, partition=message.partition,
                                    offset=message.offset, request_id=bad.request_id)
-            await emit(topics.dlq, message.key, letter.to_bytes())
+            outputs: list[Output] = [(DLQ, message.key, letter.to_bytes())]
             if bad.request_id:
                 response = LLMResponse(request_id=bad.request_id, status="error",
                                        error=ErrorInfo(code="invalid_request", message=bad.reason))
-                await reply(bad.reply_to, bad.request_id.encode(), response)
-            return
+                outputs.append((await reply_to(bad.reply_to), bad.request_id.encode(), response.to_bytes()))
+            return outputs
         key = request.request_id.encode()
         try:
             served = await server.serve(request)
@@ -71,12 +63,23 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, *, co
             log.exception("internal error serving request %s", request.request_id)
             response = LLMResponse(request_id=request.request_id, status="error",
                                    error=ErrorInfo(code="internal_error", message="the router failed; see worker logs"))
-            await reply(request.reply_to, key, response)
-            return
-        await asyncio.gather(
-            reply(request.reply_to, key, served.response),
-            emit(topics.telemetry, key, *(record.to_bytes() for record in served.telemetry)),
-        )
+            return [(await reply_to(request.reply_to), key, response.to_bytes())]
+        return [(await reply_to(request.reply_to), key, served.response.to_bytes()),
+                *((TELEMETRY, key, record.to_bytes()) for record in served.telemetry),
+                *((BUDGET, key, settlement.to_bytes()) for settlement in served.settlements)]
+
+    async def handle(event: EventT) -> None:
+        message = event.message
+        if not await outbox.claim(message.partition, message.offset):
+            return  # answered before a crash or a rebalance, or the partition has moved on
+        try:
+            outputs = await outputs_of(message)
+        except BaseException:
+            outbox.release(message.partition, message.offset)
+            raise
+        if not await outbox.publish(message.partition, message.offset, outputs):
+            log.info("%s[%d]@%d: the partition moved to another worker before this answer was committed; "
+                     "its new owner answers", message.topic, message.partition, message.offset)
 
     @app.agent(topics.requests, name="route_requests", concurrency=concurrency)
     async def route_requests(stream: faust.StreamT) -> None:

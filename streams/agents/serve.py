@@ -29,6 +29,7 @@ from streams.config import HugaiConfig
 from streams.events import (
     Attempt,
     AttemptCompleted,
+    BudgetRequest,
     ErrorInfo,
     Latency,
     LLMRequest,
@@ -70,10 +71,12 @@ class Plan:
 
 @dataclass
 class Served:
-    """One request's outcome: the response for the caller, and the telemetry for ClickHouse."""
+    """One request's outcome: the response for the caller, the telemetry for ClickHouse, and what its
+    calls cost for the budget keeper. All three are published together, once (streams/outbox.py)."""
 
     response: LLMResponse
     telemetry: list[RequestCompleted | AttemptCompleted | RouteDecided] = field(default_factory=list)
+    settlements: list[BudgetRequest] = field(default_factory=list)
 
 
 class RequestServer:
@@ -236,6 +239,7 @@ class RequestServer:
                         code=code, message=f"{request.task_type} needs an operator's approval: {decision.reason}"), plan=plan)
 
         telemetry: list = []
+        settlements: list[BudgetRequest] = []
         attempts: list[Attempt] = []
         last_error: ProviderError | None = None
         response: LLMResponse | None = None
@@ -303,7 +307,8 @@ class RequestServer:
                 continue
             finally:  # settle what the call cost (0 if it failed), which also releases the hold
                 if self._budgets is not None and grant is not None:
-                    await self._budgets.settle(grant, request.request_id, model, route.spec.provider, cost)
+                    settlements.append(self._budgets.settlement(grant, request.request_id, model,
+                                                                route.spec.provider, cost))
             response = LLMResponse(
                 request_id=request.request_id,
                 status="ok",
@@ -340,7 +345,7 @@ class RequestServer:
         reason = "degraded" if degraded and response.status == "ok" else plan.reason
         telemetry.append(self._decided(request, response, plan, reason, excluded))
         telemetry.append(self._record(request, response))
-        return Served(response, telemetry)
+        return Served(response, telemetry, settlements)
 
     def _refuse(self, request: LLMRequest, started: float, status: str, error: ErrorInfo, *,
                 plan: Plan | None = None) -> Served:

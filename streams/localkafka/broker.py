@@ -148,6 +148,9 @@ class LocalKafka:
                 "transaction.state.log.replication.factor=1",
                 "transaction.state.log.min.isr=1",
                 "transaction.state.log.num.partitions=8",
+                # A dead worker's open transaction holds back read_committed readers until it is
+                # aborted; look for expired ones every second, not every 10 s (streams/outbox.py).
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
                 "share.coordinator.state.topic.replication.factor=1",
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",

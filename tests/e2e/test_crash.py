@@ -1,14 +1,8 @@
 """kill -9 a worker in the middle of 2,000 requests, restart it, and count.
 
-Every request must be answered, and the budget keeper's spend must never fall below the costs of
-the answers, nor exceed them by more than one call per request answered twice: each call is
-counted once however often its request is redelivered.
-
-Not yet: exactly one response per request. Under at_least_once the requests the dead worker had
-in flight are served again by their new owner, so some are answered twice (the count is printed).
-Faust's exactly_once does not cover this either with two workers: it names an output's
-transaction after the destination partition, and a worker that does not own that partition
-number cannot send to it ("No transaction producer found for: hugai-llm-0-0").
+Every request has exactly one response, and the budget keeper's spend, the responses' costs and
+ClickHouse's sum are equal. What the dead worker had in flight is served again by the next owner of
+its partition; its own unfinished transaction is aborted, so none of it is seen (streams/outbox.py).
 """
 
 from __future__ import annotations
@@ -24,9 +18,11 @@ from datetime import datetime, timezone
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from analytics.store import ChdbStore
 from streams.devstack import DevStack
 from streams.events import LLMRequest
 from streams.reply_client import ReplyClient
+from streams.topic_names import TELEMETRY
 from tests.conftest import own_broker, running_stack
 from tests.support.stack_io import cluster_view, wait_for
 
@@ -42,26 +38,34 @@ def crash_stack(tmp_path_factory) -> Iterator[DevStack]:  # noqa: ANN001
         yield dev
 
 
-async def committed_responses(bootstrap: str, topic: str, ids: set[str], timeout: float) -> Counter:
-    """How many committed responses each request has on `topic`, read until all have one."""
+async def committed_counts(bootstrap: str, topic: str, ids: set[str], timeout: float,
+                           kind: str | None = None) -> Counter:
+    """How many committed records of each request `topic` has (of event_type `kind`), read until all have one."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     counts: Counter = Counter()
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not ids <= set(counts):
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                counts.update(json.loads(r.value)["request_id"] for r in records)
+                counts.update(_ids(records, ids, kind))
         await asyncio.sleep(3)  # anything a restarted worker would send twice comes now
         for records in (await consumer.getmany(timeout_ms=2000)).values():
-            counts.update(json.loads(r.value)["request_id"] for r in records)
+            counts.update(_ids(records, ids, kind))
     finally:
         await consumer.stop()
     return counts
 
 
-def test_a_worker_killed_mid_run_loses_nothing_and_counts_each_call_once(crash_stack):
+def _ids(records: list, ids: set[str], kind: str | None) -> Iterator[str]:
+    for record in records:
+        event = json.loads(record.value)
+        if event.get("request_id") in ids and (kind is None or event.get("event_type") == kind):
+            yield event["request_id"]
+
+
+def test_a_worker_killed_mid_run_answers_each_request_once_and_counts_its_spend_once(crash_stack):
     dev, run = crash_stack, uuid.uuid4().hex[:6]
     requests = [LLMRequest(request_id=f"crash-{run}-{i}", task_type="requirements_analysis",
                            prompt=f"request {i} of the crash run") for i in range(N)]
@@ -84,27 +88,30 @@ def test_a_worker_killed_mid_run_loses_nothing_and_counts_each_call_once(crash_s
     asyncio.run(drive())
     print(f"\n[crash] worker-2 killed after {results['killed_at']} of {N} answers; {results['pending']} unanswered")
     assert results["pending"] == 0
-    counts = asyncio.run(committed_responses(dev.bootstrap, results["reply_topic"], {r.request_id for r in requests}, 60))
-    twice = {rid: n for rid, n in counts.items() if n > 1}
-    print(f"[crash] responses: {len(counts)} requests answered, {len(twice)} more than once, "
-          f"{sum(counts.values())} responses in all")
-    assert set(counts) == {r.request_id for r in requests}
+    ids = {r.request_id for r in requests}
+    counts = asyncio.run(committed_counts(dev.bootstrap, results["reply_topic"], ids, 60))
+    rows = asyncio.run(committed_counts(dev.bootstrap, TELEMETRY, ids, 60, kind="request_completed"))
+    print(f"[crash] responses: {len(counts)} requests answered, {sum(counts.values())} responses in all; "
+          f"{sum(rows.values())} request_completed events")
+    assert counts == Counter({rid: 1 for rid in ids}), "exactly one response per request"
+    assert rows == Counter({rid: 1 for rid in ids}), "exactly one completed-request event per request"
 
     spent = sum(r.cost_usd for r in results["responses"].values())
-    dearest = max(r.cost_usd for r in results["responses"].values())
     key = f"daily:anthropic:{datetime.now(timezone.utc).strftime('%Y-%m-%d')}"
 
     def keeper() -> float:
         return cluster_view(dev)["worker"]["budgets"].get(key, {}).get("spent_usd", -1.0)
 
-    # Every call counts once, each with an id of its own. Every answer's call was settled before the
-    # answer went out, so the ledger never falls below the answers. It exceeds them by the calls
-    # whose answers were not the first seen: second servings of requests the dead worker had in
-    # flight. The bound asserted is one call per request answered twice (the run prints the margin).
-    settled = wait_for(lambda: (k := keeper()) >= spent - 1e-9 and k, "the keeper's spend", timeout=60,
-                       details=lambda: f"(answers ${spent:.9f}, keeper ${keeper():.9f})")
-    time.sleep(3)  # let any settlement still on its way arrive, then take the final figure
-    settled = keeper()
-    print(f"[crash] keeper spend ${settled:.9f}; first answers' costs ${spent:.9f}; "
-          f"difference ${settled - spent:.9f} (bound {len(twice)} x ${dearest:.6f})")
-    assert settled - spent <= len(twice) * dearest + 1e-9
+    # Settlements are published with their responses, in one transaction: the ledger is the answers.
+    settled = wait_for(lambda: abs((k := keeper()) - spent) < 1e-9 and k, "the keeper's spend to equal the answers'",
+                       timeout=60, details=lambda: f"(answers ${spent:.9f}, keeper ${keeper():.9f})")
+    dev.stop()
+    store = ChdbStore(dev.settings.chdb_path)
+    try:
+        stored = store.query(f"SELECT sum(cost_usd) AS cost, count() AS n FROM requests FINAL "
+                             f"WHERE request_id LIKE 'crash-{run}-%'")[0]
+    finally:
+        store.close()
+    print(f"[crash] keeper spend ${settled:.9f}; answers' costs ${spent:.9f}; ClickHouse ${float(stored['cost']):.9f}")
+    assert int(stored["n"]) == N
+    assert float(stored["cost"]) == pytest.approx(spent, abs=1e-9)

@@ -21,7 +21,7 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, 
 async def consume_until(bootstrap: str, topic: str, done, *, timeout: float = 60.0) -> list:  # noqa: ANN001
     """Read `topic` from the start until done(messages) is true or the timeout passes."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=100)
+                                enable_auto_commit=False, fetch_max_wait_ms=100, isolation_level="read_committed")
     await consumer.start()
     messages: list = []
     try:

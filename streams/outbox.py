@@ -1,0 +1,282 @@
+"""A request's outputs go out exactly once, whatever crashes: the request agent's transactional outbox.
+
+Under at-least-once, a request a dead worker had in flight is redelivered to the next owner of its
+partition and answered again: two responses, and its spend counted twice. Faust's exactly_once
+does not help with two workers or more: it names an output's transaction after the destination
+partition number, so a worker that does not own that number cannot send there ("No transaction
+producer found for: hugai-llm-0-0").
+
+So, for each partition P of llm.requests, the worker that owns P publishes what a request produced
+(its response, telemetry, budget settlements, dead letter) together with a marker "offset o of P
+is answered" on partition P of llm.requests.answered, in one Kafka transaction:
+
+- The transactional id is P's own. A worker that starts a producer with it fences the one before
+  and the broker aborts that one's open transaction, so a dead or deposed owner commits nothing
+  more.
+- Before serving P, the new owner reads P's markers. An event already marked is acknowledged and
+  not served again.
+- Everyone reads read_committed (reply clients, the sink, the budget keeper), so an aborted
+  transaction's response, rows and spend are never seen, and the keeper's spend is exactly the
+  cost of the responses.
+
+Requests of P that finish while P's previous transaction commits go together in the next one (a
+group commit), so the transactions cost round trips per batch, not per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+__all__ = ["Output", "TransactionalOutbox"]
+
+log = logging.getLogger(__name__)
+
+Output = tuple[str, bytes | None, bytes]  # topic, key, value
+
+# An abandoned transaction (its worker died) holds back every read_committed reader of the
+# partitions it wrote to until it is aborted: by the next owner's producer, or at this timeout.
+TRANSACTION_TIMEOUT_MS = 10_000
+MAX_BATCH = 500
+# Markers are read from this long before the first unacknowledged request was appended: the
+# request and marker topics use the broker's append time, and this covers clocks of other brokers.
+CLOCK_SLACK_MS = 120_000
+
+
+@dataclass
+class _Pending:
+    offset: int
+    outputs: list[Output]
+    published: asyncio.Future[bool]
+
+
+@dataclass
+class _PartitionLog:
+    partition: int
+    answered: set[int] = field(default_factory=set)  # offsets answered (committed), at or past the group's commit
+    claims: dict[int, asyncio.Future[bool]] = field(default_factory=dict)  # offsets being served here now
+    queue: list[_Pending] = field(default_factory=list)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    starting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    producer: AIOKafkaProducer | None = None
+    flusher: asyncio.Task | None = None
+
+
+class TransactionalOutbox:
+    def __init__(self, bootstrap: str, *, source_topic: str, marker_topic: str, group_id: str,
+                 owns: Callable[[int], bool], committed: Callable[[int], int | None]):
+        """`owns(p)`: whether this worker is assigned partition p of the source topic now.
+        `committed(p)`: the group's committed offset of p as this worker knows it (None: unknown)."""
+        self._bootstrap = bootstrap
+        self._source = source_topic
+        self._markers = marker_topic
+        self._group_id = group_id
+        self._owns = owns
+        self._committed = committed
+        self._logs: dict[int, _PartitionLog] = {}
+
+    def _log(self, partition: int) -> _PartitionLog:
+        found = self._logs.get(partition)
+        if found is None:
+            found = self._logs[partition] = _PartitionLog(partition)
+        return found
+
+    async def prepare(self, partition: int) -> None:
+        """Take over `partition` now (fence the last owner, read its markers) rather than on its first request."""
+        await self._ready_while_ours(self._log(partition))
+
+    async def claim(self, partition: int, offset: int) -> bool:
+        """True: serve this event, then publish() or release() it. False: it was answered already."""
+        log_ = self._log(partition)
+        while True:
+            if not await self._ready_while_ours(log_):
+                return False  # the partition moved on: its new owner serves the event
+            if offset in log_.answered:
+                return False
+            serving = log_.claims.get(offset)
+            if serving is None:
+                log_.claims[offset] = asyncio.get_running_loop().create_future()
+                return True
+            # Redelivered while still being served here (a rebalance kept the partition on this
+            # worker): wait for the first serving; serve again only if it was not published.
+            if await asyncio.shield(serving):
+                return False
+
+    def release(self, partition: int, offset: int) -> None:
+        """The claimed event was not served (the worker is stopping): someone may serve it later."""
+        serving = self._log(partition).claims.pop(offset, None)
+        if serving is not None and not serving.done():
+            serving.set_result(False)
+
+    async def publish(self, partition: int, offset: int, outputs: list[Output]) -> bool:
+        """Publish a claimed event's outputs with its marker. True once committed; False when another
+        worker owns the partition now (it serves the event again, and only its answer counts)."""
+        log_ = self._log(partition)
+        pending = _Pending(offset, outputs, asyncio.get_running_loop().create_future())
+        log_.queue.append(pending)
+        log_.wakeup.set()
+        if log_.flusher is None or log_.flusher.done():
+            log_.flusher = asyncio.create_task(self._flush_forever(log_), name=f"outbox-{partition}")
+        try:
+            published = await pending.published
+        finally:
+            serving = log_.claims.pop(offset, None)
+            if serving is not None and not serving.done():
+                serving.set_result(pending.published.done() and not pending.published.cancelled()
+                                   and pending.published.result())
+        return published
+
+    async def close(self) -> None:
+        for log_ in self._logs.values():
+            if log_.flusher is not None:
+                log_.flusher.cancel()
+                await asyncio.gather(log_.flusher, return_exceptions=True)
+            await self._drop_producer(log_)
+
+    async def _flush_forever(self, log_: _PartitionLog) -> None:
+        while True:
+            await log_.wakeup.wait()
+            log_.wakeup.clear()
+            while log_.queue:
+                batch, log_.queue = log_.queue[:MAX_BATCH], log_.queue[MAX_BATCH:]
+                await self._commit(log_, batch)
+
+    async def _commit(self, log_: _PartitionLog, batch: list[_Pending]) -> None:
+        """Commit `batch` in one transaction, retrying through broker outages while the partition is ours."""
+        delay = 0.1
+        while True:
+            try:
+                producer = await self._ready(log_)
+                # After a takeover (ours) the markers were read again: another worker may have answered some.
+                for pending in [p for p in batch if p.offset in log_.answered]:
+                    _resolve(pending, False)
+                batch = [p for p in batch if p.offset not in log_.answered]
+                if not batch:
+                    return
+                async with producer.transaction():
+                    deliveries = []
+                    for pending in batch:
+                        for topic, key, value in pending.outputs:
+                            deliveries.append(await producer.send(topic, value, key=key))
+                        deliveries.append(await producer.send(self._markers, b"", key=str(pending.offset).encode(),
+                                                              partition=log_.partition))
+                    await asyncio.gather(*deliveries)
+                for pending in batch:
+                    log_.answered.add(pending.offset)
+                    _resolve(pending, True)
+                self._forget_committed(log_)
+                return
+            except Exception as exc:  # noqa: BLE001 - fenced, broker away, timeouts: all start the partition over
+                await self._drop_producer(log_)
+                if not self._owns(log_.partition):
+                    log.info("partition %d of %s moved to another worker during a commit (%s); it answers "
+                             "the %d requests here again", log_.partition, self._source, type(exc).__name__,
+                             len(batch))
+                    for pending in batch:
+                        _resolve(pending, False)
+                    return
+                log.warning("commit of %d answers on partition %d failed (%s: %s); retrying in %.1f s",
+                            len(batch), log_.partition, type(exc).__name__, str(exc)[:200], delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _forget_committed(self, log_: _PartitionLog) -> None:
+        """Offsets before the group's commit are never redelivered: no need to remember them."""
+        if len(log_.answered) < 10_000:
+            return
+        committed = self._committed(log_.partition)
+        if committed is not None:
+            log_.answered = {offset for offset in log_.answered if offset >= committed - 1}
+
+    async def _ready_while_ours(self, log_: _PartitionLog) -> bool:
+        """_ready(), retried through broker outages; False once the partition is not this worker's."""
+        delay = 0.1
+        while True:
+            try:
+                await self._ready(log_)
+                return True
+            except Exception as exc:  # noqa: BLE001 - broker away or timeouts: retry while the partition is ours
+                if not self._owns(log_.partition):
+                    return False
+                log.warning("taking over partition %d of %s failed (%s); retrying in %.1f s", log_.partition,
+                            self._source, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _ready(self, log_: _PartitionLog) -> AIOKafkaProducer:
+        """This partition's producer; a new one first fences the previous owner, then its markers are read."""
+        if log_.producer is not None:
+            return log_.producer
+        async with log_.starting:
+            if log_.producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap, transactional_id=f"{self._group_id}-answers-{log_.partition}",
+                    enable_idempotence=True, acks="all", linger_ms=0, request_timeout_ms=30_000,
+                    transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+                )
+                try:
+                    await producer.start()  # InitProducerId: fences the last producer and aborts its transaction
+                    log_.answered |= await self._read_markers(log_.partition)
+                except BaseException:
+                    await producer.stop()
+                    raise
+                log_.producer = producer
+        return log_.producer
+
+    async def _drop_producer(self, log_: _PartitionLog) -> None:
+        producer, log_.producer = log_.producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception as exc:  # noqa: BLE001 - a fenced producer may fail to stop cleanly; it is gone either way
+                log.debug("stopping the producer of partition %d: %s", log_.partition, type(exc).__name__)
+
+    async def _read_markers(self, partition: int) -> set[int]:
+        """Offsets of `partition` answered at or after the group's committed offset: the ones that can come again."""
+        source = TopicPartition(self._source, partition)
+        markers = TopicPartition(self._markers, partition)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=self._group_id,
+                                    enable_auto_commit=False, isolation_level="read_committed",
+                                    auto_offset_reset="earliest")  # a commit before the log's start: read from it
+        await consumer.start()
+        try:
+            consumer.assign([source, markers])
+            committed = await consumer.committed(source) or 0
+            since = await self._appended_at(consumer, source, committed)
+            if since is None:
+                return set()  # nothing at or past the commit: nothing can be redelivered
+            found = await consumer.offsets_for_times({markers: max(0, since - CLOCK_SLACK_MS)})
+            if found.get(markers) is None:
+                return set()
+            end = (await consumer.end_offsets([markers]))[markers]  # read_committed: the last stable offset
+            consumer.seek(markers, found[markers].offset)
+            answered: set[int] = set()
+            while await consumer.position(markers) < end:
+                batches = await consumer.getmany(markers, timeout_ms=1000)
+                answered.update(int(r.key) for r in batches.get(markers, ()) if int(r.key) >= committed)
+            log.info("partition %d of %s: %d requests past the committed offset %d were answered already",
+                     partition, self._source, len(answered), committed)
+            return answered
+        finally:
+            await consumer.stop()
+
+    @staticmethod
+    async def _appended_at(consumer: AIOKafkaConsumer, source: TopicPartition, offset: int) -> int | None:
+        """The append time (ms) of the record at `offset`, or None when there is none yet."""
+        end = (await consumer.end_offsets([source]))[source]
+        if offset >= end:
+            return None
+        consumer.seek(source, offset)
+        while True:
+            batches = await consumer.getmany(source, timeout_ms=1000, max_records=1)
+            for record in batches.get(source, ()):
+                return record.timestamp
+
+
+def _resolve(pending: _Pending, published: bool) -> None:
+    if not pending.published.done():
+        pending.published.set_result(published)

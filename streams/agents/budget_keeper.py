@@ -1,13 +1,18 @@
 """The budget keeper: one writer for every budget, so reservations hold across workers.
 
-It reads llm.budget (one partition: every reservation and settlement in one order) and keeps,
-in Faust tables:
-  spent     window key -> USD settled
-  reserved  window key -> USD held by reservations not yet settled
-  holds     request_id|model|call_id -> the reservation (amount, windows, when)
-  settled   request_id|model|call_id -> True, so a settlement sent twice counts once; a request
-            served again after a crash is a new call, and its spend counts too
-  fired     "<window key>@<threshold>" -> True, so each threshold event fires once per window
+It reads llm.budget (one partition: every reservation and settlement in one order) and keeps one
+Faust table, `budget-ledger`:
+  "ledger"      {"offset": the last llm.budget offset applied, "spent": window key -> USD,
+                 "fired": ["<window key>@<threshold>", ...]}
+  "hold:<id>"   a reservation not yet settled (amount, windows, when); reserved amounts are the
+                sum of the holds, kept in memory and rebuilt from the table after a rebalance
+
+Why one table with the offset inside: a keeper killed after some of its changelog writes and
+before its consumer commit is replayed from the commit. Spend and "this event was applied" must
+then be one write, or a settlement is counted twice (seen in the crash test with separate spent
+and settled tables). The ledger record carries both; events at or before its offset change no
+spend again. One table has one changelog partition, written in order, so the holds an applied
+event changed were written before its ledger record.
 
 Reservations are answered on llm.budget-decisions; spend and holds are broadcast on the
 compacted llm.budget-state at most once a second per window; threshold crossings go to
@@ -22,7 +27,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import datetime
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
 
 import faust
 
@@ -39,16 +45,36 @@ __all__ = ["register_budget_keeper", "HOLD_TTL_S"]
 log = logging.getLogger(__name__)
 HOLD_TTL_S = 300.0  # longer than any call with its retries: read timeout 60 s x 3 attempts + backoff
 PUBLISH_EVERY_S = 1.0
+KEEP_WINDOWS = timedelta(days=62)  # spend of windows that started longer ago is dropped from the ledger
+LEDGER = "ledger"
 
 
 def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, config: HugaiConfig) -> faust.types.AgentT:
-    spent = app.Table("budget-spent", default=float, partitions=1)
-    reserved = app.Table("budget-reserved", default=float, partitions=1)
-    holds = app.Table("budget-holds", default=None, partitions=1)
-    settled = app.Table("budget-settled", default=None, partitions=1)
-    fired = app.Table("budget-fired", default=None, partitions=1)
+    table = app.Table("budget-ledger", default=None, partitions=1)
     dirty: dict[str, tuple[str, float]] = {}  # window key -> (budget, limit), to broadcast
     announced = {"done": False}  # after (re)start the keeper broadcasts every window it recovered
+    reserved: dict[str, float] = defaultdict(float)
+    reserved_from_table = {"valid": False}
+
+    @app.on_partitions_assigned.connect
+    async def _table_may_have_changed(sender: faust.App, assigned: object, **_: object) -> None:
+        reserved_from_table["valid"] = False
+        announced["done"] = False
+
+    def holds() -> dict[str, dict]:
+        return {key[5:]: value for key, value in table.items() if key.startswith("hold:")}
+
+    def current_reserved() -> dict[str, float]:
+        if not reserved_from_table["valid"]:
+            reserved.clear()
+            for hold in holds().values():
+                for key, _budget, _limit in hold["windows"]:
+                    reserved[key] += hold["amount"]
+            reserved_from_table["valid"] = True
+        return reserved
+
+    def ledger() -> dict:
+        return table.get(LEDGER) or {"offset": -1, "spent": {}, "fired": []}
 
     async def decide(request: BudgetRequest, granted: bool, refusal: str | None = None, held_back: bool = False) -> None:
         decision = BudgetDecision(request_id=request.request_id, model=request.model, worker=request.worker,
@@ -56,33 +82,37 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         await side.send(BUDGET_DECISIONS, request.request_id.encode(), decision.to_bytes())
 
     def release(hold_id: str) -> dict | None:
-        hold = holds.get(hold_id)
+        hold = table.get(f"hold:{hold_id}")
         if hold is None:
             return None
+        amounts = current_reserved()
         for key, budget, limit in hold["windows"]:
-            reserved[key] = max(0.0, reserved[key] - hold["amount"])
+            amounts[key] = max(0.0, amounts[key] - hold["amount"])
             dirty[key] = (budget, limit)
-        holds.pop(hold_id)
+        table.pop(f"hold:{hold_id}")
         return hold
 
-    async def settle(request: BudgetRequest) -> None:
-        if settled.get(request.hold_id):
-            return  # counted already
+    async def settle(request: BudgetRequest, offset: int) -> None:
         hold = release(request.hold_id)
-        windows = windows_for(config, request.provider, datetime.fromisoformat(hold["at"]) if hold else request.at)
-        for window in windows:
-            before = spent[window.key]
+        record = ledger()
+        if offset <= record["offset"]:
+            return  # applied before a restart: its spend is in the ledger already
+        spent, fired = dict(record["spent"]), list(record["fired"])
+        due: list[tuple[BudgetWindow, float, float]] = []
+        for window in windows_for(config, request.provider, datetime.fromisoformat(hold["at"]) if hold else request.at):
+            before = spent.get(window.key, 0.0)
             spent[window.key] = before + request.amount
             dirty[window.key] = (window.budget, window.limit)
             for threshold in crossed(before, before + request.amount, window.limit):
-                await fire(window, threshold, before + request.amount)
-        settled[request.hold_id] = True
+                if f"{window.key}@{threshold:g}" not in fired:
+                    fired.append(f"{window.key}@{threshold:g}")
+                    due.append((window, threshold, before + request.amount))
+        table[LEDGER] = {"offset": offset, "spent": _recent(spent), "fired": _recent_markers(fired)}
+        for window, threshold, spent_usd in due:
+            await announce(window, threshold, spent_usd)
 
-    async def fire(window: BudgetWindow, threshold: float, spent_usd: float) -> None:
+    async def announce(window: BudgetWindow, threshold: float, spent_usd: float) -> None:
         marker = f"{window.key}@{threshold:g}"
-        if fired.get(marker):
-            return
-        fired[marker] = True
         event = BudgetThreshold(event_id=uuid.uuid5(uuid.NAMESPACE_URL, marker).hex, budget=window.budget,
                                 window_start=window_start(window.key), threshold=threshold,
                                 spent_usd=round(spent_usd, 9), limit_usd=window.limit)
@@ -90,27 +120,40 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         log.warning("budget %s (%s) at %d%%: $%.6f of $%g", window.budget, window.key, threshold * 100,
                     spent_usd, window.limit)
 
-    async def apply(request: BudgetRequest) -> None:
-        if request.kind == "settle":
-            await settle(request)
+    async def fire_used_up(window: BudgetWindow, offset: int) -> None:
+        """The 100% event for a window that refused on spend alone (see the module's docstring)."""
+        record = ledger()
+        marker = f"{window.key}@1"
+        if marker in record["fired"] or offset <= record["offset"]:
             return
-        if settled.get(request.hold_id):  # redelivered after it was paid for: nothing new to hold
-            await decide(request, True)
+        table[LEDGER] = {**record, "offset": offset, "fired": [*record["fired"], marker]}
+        await announce(window, 1.0, record["spent"].get(window.key, 0.0))
+
+    async def apply(request: BudgetRequest) -> None:
+        offset = faust.current_event().message.offset
+        if request.kind == "settle":
+            await settle(request, offset)
+            return
+        spent = ledger()["spent"]
+        if offset <= ledger()["offset"]:  # applied before a restart: answer as it was answered
+            await decide(request, table.get(f"hold:{request.hold_id}") is not None)
             return
         release(request.hold_id)  # a second ask for the same call replaces its hold
         windows = windows_for(config, request.provider, request.at)
-        refusal = first_refusal(windows, request.amount, spent, reserved)
+        amounts = current_reserved()
+        refusal = first_refusal(windows, request.amount, spent, amounts)
         for window in windows if refusal else ():
             # Spend may never reach exactly 100%: a reservation that does not fit is refused. So a
             # refusal on spend alone, past 80%, is the 100% event: the budget is used up.
-            if spent[window.key] + request.amount > window.limit and fired.get(f"{window.key}@0.8"):
-                await fire(window, 1.0, spent[window.key])
+            if spent.get(window.key, 0.0) + request.amount > window.limit and f"{window.key}@0.8" in ledger()["fired"]:
+                await fire_used_up(window, offset)
         if refusal is None:
             for window in windows:
-                reserved[window.key] = reserved[window.key] + request.amount
+                amounts[window.key] += request.amount
                 dirty[window.key] = (window.budget, window.limit)
-            holds[request.hold_id] = {"amount": request.amount, "windows": [[w.key, w.budget, w.limit] for w in windows],
-                                      "at": request.at.isoformat(), "held_at": time.time()}
+            table[f"hold:{request.hold_id}"] = {"amount": request.amount, "at": request.at.isoformat(),
+                                                "windows": [[w.key, w.budget, w.limit] for w in windows],
+                                                "held_at": time.time()}
         held_back = refusal is not None and first_refusal(windows, request.amount, spent, {}) is None
         await decide(request, refusal is None, refusal, held_back)
 
@@ -123,19 +166,21 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         if not _owns_budget_partition(app):
             return
         now = time.time()
+        spent = ledger()["spent"]
         if not announced["done"]:
             announced["done"] = True
-            for key in list(spent.keys()):
+            for key in spent:
                 if (window := window_of(config, key)) is not None:
                     dirty[key] = (window.budget, window.limit)
-        for hold_id, hold in list(holds.items()):
+        for hold_id, hold in holds().items():
             if now - hold["held_at"] > HOLD_TTL_S:
                 log.warning("releasing the hold of %s: its worker never settled it", hold_id)
                 release(hold_id)
+        amounts = current_reserved()
         for key, (budget, limit) in list(dirty.items()):
             dirty.pop(key)
-            state = BudgetState(key=key, budget=budget, limit_usd=limit, spent_usd=round(spent[key], 9),
-                                reserved_usd=round(reserved[key], 9), at=now)
+            state = BudgetState(key=key, budget=budget, limit_usd=limit, spent_usd=round(spent.get(key, 0.0), 9),
+                                reserved_usd=round(amounts.get(key, 0.0), 9), at=now)
             await side.send(BUDGET_STATE, key.encode(), state.to_bytes())
 
     return keep_budgets
@@ -145,3 +190,13 @@ def _owns_budget_partition(app: faust.App) -> bool:
     """Timers run on every worker; only the keeper (the active owner of llm.budget) may touch its tables."""
     return any(tp.topic == BUDGET for tp in app.assignor.assigned_actives())
 
+
+def _recent(spent: dict[str, float]) -> dict[str, float]:
+    """The ledger keeps the windows of the last KEEP_WINDOWS: the record is rewritten on every settlement."""
+    oldest = datetime.now(timezone.utc) - KEEP_WINDOWS
+    return {key: usd for key, usd in spent.items() if window_start(key) >= oldest}
+
+
+def _recent_markers(fired: list[str]) -> list[str]:
+    oldest = datetime.now(timezone.utc) - KEEP_WINDOWS
+    return [marker for marker in fired if window_start(marker.rsplit("@", 1)[0]) >= oldest]

@@ -22,7 +22,7 @@ from analytics.store import ChdbStore
 from streams.devstack import DevStack
 from streams.events import LLMRequest
 from streams.reply_client import ReplyClient
-from streams.topic_names import TELEMETRY
+from streams.topic_names import ANSWERED, REQUESTS, TELEMETRY
 from tests.conftest import own_broker, running_stack
 from tests.support.stack_io import cluster_view, wait_for
 
@@ -58,6 +58,36 @@ async def committed_counts(bootstrap: str, topic: str, ids: set[str], timeout: f
     return counts
 
 
+async def where_they_are(bootstrap: str, reply_topic: str, missing: set[str]) -> str:
+    """For a failure: where each unanswered request is in llm.requests, and whether it has a marker or a response."""
+    async def read(topics: list[str], isolation: str) -> tuple[list, dict]:
+        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False, isolation_level=isolation)
+        await consumer.start()
+        records: list = []
+        try:
+            while batch := await consumer.getmany(timeout_ms=2000):
+                records += [r for rs in batch.values() for r in rs]
+            ends = await consumer.end_offsets(list(consumer.assignment()))
+        finally:
+            await consumer.stop()
+        return records, ends
+
+    requests, _ = await read([REQUESTS], "read_uncommitted")
+    at = {json.loads(r.value)["request_id"]: (r.partition, r.offset) for r in requests
+          if json.loads(r.value).get("request_id") in missing}
+    lines = []
+    for isolation in ("read_committed", "read_uncommitted"):
+        markers, marker_ends = await read([ANSWERED], isolation)
+        marked = {(r.partition, int(r.key)) for r in markers}
+        replies, reply_ends = await read([reply_topic], isolation)
+        answered = {json.loads(r.value)["request_id"] for r in replies}
+        lines.append(f"{isolation}: marked {sum(at[m] in marked for m in at)}, answered {len(answered & missing)} "
+                     f"of {len(missing)}; reply topic ends {list(reply_ends.values())}, markers end {marker_ends}")
+    lines.append(f"where: {sorted(at.values())[:30]}")
+    return "[crash] unanswered: " + "; ".join(lines)
+
+
 def _ids(records: list, ids: set[str], kind: str | None) -> Iterator[str]:
     for record in records:
         event = json.loads(record.value)
@@ -87,8 +117,11 @@ def test_a_worker_killed_mid_run_answers_each_request_once_and_counts_its_spend_
 
     asyncio.run(drive())
     print(f"\n[crash] worker-2 killed after {results['killed_at']} of {N} answers; {results['pending']} unanswered")
-    assert results["pending"] == 0
     ids = {r.request_id for r in requests}
+    if results["pending"]:
+        missing = ids - set(results["responses"])
+        print(asyncio.run(where_they_are(dev.bootstrap, results["reply_topic"], missing)))
+    assert results["pending"] == 0
     counts = asyncio.run(committed_counts(dev.bootstrap, results["reply_topic"], ids, 60))
     rows = asyncio.run(committed_counts(dev.bootstrap, TELEMETRY, ids, 60, kind="request_completed"))
     print(f"[crash] responses: {len(counts)} requests answered, {sum(counts.values())} responses in all; "

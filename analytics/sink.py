@@ -85,6 +85,7 @@ class TelemetrySink:
         self._stopping = asyncio.Event()
         self.rows_written = 0
         self.events_skipped = 0
+        self._committed: dict[TopicPartition, int] = {}  # what this sink last committed, per partition
 
     def stop(self) -> None:
         self._stopping.set()
@@ -130,17 +131,37 @@ class TelemetrySink:
             if offsets and (full or old):
                 await self._write(batch)
                 await consumer.commit(offsets)
+                self._committed.update(offsets)
                 if self._on_flush:
                     self._on_flush(pending)
                 batch, offsets, pending = {}, {}, 0
                 started = time.monotonic()
             elif not offsets:
                 started = time.monotonic()
+                if not fetched:
+                    await self._commit_past_markers(consumer)
             if drain_until is not None and time.monotonic() > drain_until:
                 break
         if offsets:
             await self._write(batch)
             await consumer.commit(offsets)
+            self._committed.update(offsets)
+
+    async def _commit_past_markers(self, consumer: AIOKafkaConsumer) -> None:
+        """When idle, commit the position: past the transaction markers that follow the last event.
+
+        Workers write telemetry in transactions, so a partition ends with a commit marker the
+        sink never gets as a record; committing record offset + 1 alone would leave the group one
+        behind for ever, and its lag (what `hugai-llm bench` waits on) never at 0.
+        """
+        moved = {}
+        for tp in consumer.assignment():
+            position = await consumer.position(tp)
+            if position > self._committed.get(tp, -1):
+                moved[tp] = position
+        if moved:
+            await consumer.commit(moved)
+            self._committed.update(moved)
 
     def _decode(self, raw: bytes | None, tp: TopicPartition, offset: int) -> tuple[str | None, dict]:
         try:

@@ -68,15 +68,21 @@ class _PartitionLog:
 
 class TransactionalOutbox:
     def __init__(self, bootstrap: str, *, source_topic: str, marker_topic: str, group_id: str,
-                 owns: Callable[[int], bool], committed: Callable[[int], int | None]):
+                 owns: Callable[[int], bool], committed: Callable[[int], int | None],
+                 same_partition: frozenset[str] = frozenset()):
         """`owns(p)`: whether this worker is assigned partition p of the source topic now.
-        `committed(p)`: the group's committed offset of p as this worker knows it (None: unknown)."""
+        `committed(p)`: the group's committed offset of p as this worker knows it (None: unknown).
+        `same_partition`: topics whose records go to the source's partition number when they have
+        it: a transaction then touches one of their partitions, not one per key, and its commit
+        writes fewer markers."""
         self._bootstrap = bootstrap
         self._source = source_topic
         self._markers = marker_topic
         self._group_id = group_id
         self._owns = owns
         self._committed = committed
+        self._same_partition = same_partition
+        self._partition_counts: dict[str, int] = {}
         self._logs: dict[int, _PartitionLog] = {}
 
     def _log(self, partition: int) -> _PartitionLog:
@@ -161,7 +167,8 @@ class TransactionalOutbox:
                     deliveries = []
                     for pending in batch:
                         for topic, key, value in pending.outputs:
-                            deliveries.append(await producer.send(topic, value, key=key))
+                            partition = await self._partition_for(producer, topic, log_.partition)
+                            deliveries.append(await producer.send(topic, value, key=key, partition=partition))
                         deliveries.append(await producer.send(self._markers, b"", key=str(pending.offset).encode(),
                                                               partition=log_.partition))
                     await asyncio.gather(*deliveries)
@@ -183,6 +190,13 @@ class TransactionalOutbox:
                             len(batch), log_.partition, type(exc).__name__, str(exc)[:200], delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    async def _partition_for(self, producer: AIOKafkaProducer, topic: str, partition: int) -> int | None:
+        if topic not in self._same_partition:
+            return None
+        if topic not in self._partition_counts:
+            self._partition_counts[topic] = len(await producer.partitions_for(topic))
+        return partition if partition < self._partition_counts[topic] else None
 
     def _forget_committed(self, log_: _PartitionLog) -> None:
         """Offsets before the group's commit are never redelivered: no need to remember them."""

@@ -11,10 +11,14 @@ CACHE = "llm.cache"  # keyed by cache key: what the cache keeper is fed
 ANSWERED = "llm.requests.answered"
 CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, CACHE)
 # One partition each: the budget keeper must see every reservation in one order.
-BUDGET = "llm.budget"
+BUDGET = "llm.budget"  # reservations
+# Settlements, apart from reservations: they are written in the answers' transactions, and a
+# read_committed reader stops at a partition's first open transaction. On llm.budget they would
+# hold every reservation behind other requests' commits.
+SETTLEMENTS = "llm.budget-settlements"
 BUDGET_DECISIONS = "llm.budget-decisions"
 CACHE_ANSWERS = "llm.cache-answers"
-SINGLE_PARTITION_TOPICS = (BUDGET, BUDGET_DECISIONS, CACHE_ANSWERS)
+SINGLE_PARTITION_TOPICS = (BUDGET, SETTLEMENTS, BUDGET_DECISIONS, CACHE_ANSWERS)
 # Compacted, one partition, read whole by every worker (see streams/broadcast.py).
 MODEL_HEALTH = "llm.model-health"
 CONTROL = "llm.control"

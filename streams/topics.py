@@ -28,6 +28,7 @@ from streams.topic_names import (
     OUTCOMES,
     REQUESTS,
     RESPONSES,
+    SETTLEMENTS,
     STATE_TOPICS,
     TELEMETRY,
 )
@@ -61,7 +62,9 @@ class Topics:
         self.health = self._declare(MODEL_HEALTH)
         self.control = self._declare(CONTROL)
         self.approvals = self._declare(APPROVALS)
-        self.budget = self._declare(BUDGET)
+        # The budget keeper reads both, on the same worker (one partition each, one topic group).
+        self.budget = self._app.topic(BUDGET, SETTLEMENTS, key_type=bytes, value_type=bytes, key_serializer="raw",
+                                      value_serializer="raw")
         self.budget_decisions = self._declare(BUDGET_DECISIONS)
         self.budget_state = self._declare(BUDGET_STATE)
         self.cache = self._declare(CACHE)

@@ -47,7 +47,9 @@ from streams.outbox import TransactionalOutbox
 from streams.side_channel import SideChannel
 from streams.topic_names import (
     ANSWERED,
+    DLQ,
     REQUESTS,
+    TELEMETRY,
     APPROVALS,
     BUDGET,
     BUDGET_DECISIONS,
@@ -128,7 +130,7 @@ def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
         return getattr(app.consumer, "_committed_offset", {}).get(TP(REQUESTS, partition))
 
     outbox = TransactionalOutbox(bootstrap, source_topic=REQUESTS, marker_topic=ANSWERED, group_id=APP_ID,
-                                 owns=owns, committed=committed)
+                                 owns=owns, committed=committed, same_partition=frozenset({TELEMETRY, DLQ}))
 
     @app.on_partitions_assigned.connect
     async def _take_over(sender: faust.App, assigned: set[TP], **_: object) -> None:

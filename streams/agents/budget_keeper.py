@@ -1,8 +1,8 @@
 """The budget keeper: one writer for every budget, so reservations hold across workers.
 
-It reads llm.budget (one partition: every reservation and settlement in one order) and keeps one
-Faust table, `budget-ledger`:
-  "ledger"      {"offset": the last llm.budget offset applied, "spent": window key -> USD,
+It reads llm.budget (reservations) and llm.budget-settlements (settlements, written in the
+answers' transactions), one partition each, and keeps one Faust table, `budget-ledger`:
+  "ledger"      {"offsets": topic -> the last offset applied, "spent": window key -> USD,
                  "fired": ["<window key>@<threshold>", ...]}
   "hold:<id>"   a reservation not yet settled (amount, windows, when); reserved amounts are the
                 sum of the holds, kept in memory and rebuilt from the table after a rebalance
@@ -10,7 +10,7 @@ Faust table, `budget-ledger`:
 Why one table with the offset inside: a keeper killed after some of its changelog writes and
 before its consumer commit is replayed from the commit. Spend and "this event was applied" must
 then be one write, or a settlement is counted twice (seen in the crash test with separate spent
-and settled tables). The ledger record carries both; events at or before its offset change no
+and settled tables). The ledger record carries both; events at or before its offsets change no
 spend again. One table has one changelog partition, written in order, so the holds an applied
 event changed were written before its ledger record.
 
@@ -74,7 +74,14 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         return reserved
 
     def ledger() -> dict:
-        return table.get(LEDGER) or {"offset": -1, "spent": {}, "fired": []}
+        return table.get(LEDGER) or {"offsets": {}, "spent": {}, "fired": []}
+
+    def applied(record: dict, where: tuple[str, int]) -> bool:
+        topic, offset = where
+        return offset <= record["offsets"].get(topic, -1)
+
+    def after(record: dict, where: tuple[str, int]) -> dict[str, int]:
+        return {**record["offsets"], where[0]: where[1]}
 
     async def decide(request: BudgetRequest, granted: bool, refusal: str | None = None, held_back: bool = False) -> None:
         decision = BudgetDecision(request_id=request.request_id, model=request.model, worker=request.worker,
@@ -92,10 +99,10 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         table.pop(f"hold:{hold_id}")
         return hold
 
-    async def settle(request: BudgetRequest, offset: int) -> None:
+    async def settle(request: BudgetRequest, where: tuple[str, int]) -> None:
         hold = release(request.hold_id)
         record = ledger()
-        if offset <= record["offset"]:
+        if applied(record, where):
             return  # applied before a restart: its spend is in the ledger already
         spent, fired = dict(record["spent"]), list(record["fired"])
         due: list[tuple[BudgetWindow, float, float]] = []
@@ -107,7 +114,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
                 if f"{window.key}@{threshold:g}" not in fired:
                     fired.append(f"{window.key}@{threshold:g}")
                     due.append((window, threshold, before + request.amount))
-        table[LEDGER] = {"offset": offset, "spent": _recent(spent), "fired": _recent_markers(fired)}
+        table[LEDGER] = {"offsets": after(record, where), "spent": _recent(spent), "fired": _recent_markers(fired)}
         for window, threshold, spent_usd in due:
             await announce(window, threshold, spent_usd)
 
@@ -120,22 +127,23 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         log.warning("budget %s (%s) at %d%%: $%.6f of $%g", window.budget, window.key, threshold * 100,
                     spent_usd, window.limit)
 
-    async def fire_used_up(window: BudgetWindow, offset: int) -> None:
+    async def fire_used_up(window: BudgetWindow, where: tuple[str, int]) -> None:
         """The 100% event for a window that refused on spend alone (see the module's docstring)."""
         record = ledger()
         marker = f"{window.key}@1"
-        if marker in record["fired"] or offset <= record["offset"]:
+        if marker in record["fired"] or applied(record, where):
             return
-        table[LEDGER] = {**record, "offset": offset, "fired": [*record["fired"], marker]}
+        table[LEDGER] = {**record, "offsets": after(record, where), "fired": [*record["fired"], marker]}
         await announce(window, 1.0, record["spent"].get(window.key, 0.0))
 
     async def apply(request: BudgetRequest) -> None:
-        offset = faust.current_event().message.offset
+        message = faust.current_event().message
+        where = (message.topic, message.offset)
         if request.kind == "settle":
-            await settle(request, offset)
+            await settle(request, where)
             return
         spent = ledger()["spent"]
-        if offset <= ledger()["offset"]:  # applied before a restart: answer as it was answered
+        if applied(ledger(), where):  # applied before a restart: answer as it was answered
             await decide(request, table.get(f"hold:{request.hold_id}") is not None)
             return
         release(request.hold_id)  # a second ask for the same call replaces its hold
@@ -146,7 +154,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
             # Spend may never reach exactly 100%: a reservation that does not fit is refused. So a
             # refusal on spend alone, past 80%, is the 100% event: the budget is used up.
             if spent.get(window.key, 0.0) + request.amount > window.limit and f"{window.key}@0.8" in ledger()["fired"]:
-                await fire_used_up(window, offset)
+                await fire_used_up(window, where)
         if refusal is None:
             for window in windows:
                 amounts[window.key] += request.amount
@@ -154,6 +162,9 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
             table[f"hold:{request.hold_id}"] = {"amount": request.amount, "at": request.at.isoformat(),
                                                 "windows": [[w.key, w.budget, w.limit] for w in windows],
                                                 "held_at": time.time()}
+        # Recorded as applied (after the hold, in the same changelog): a replay must not hold it again.
+        record = ledger()
+        table[LEDGER] = {**record, "offsets": after(record, where)}
         held_back = refusal is not None and first_refusal(windows, request.amount, spent, {}) is None
         await decide(request, refusal is None, refusal, held_back)
 

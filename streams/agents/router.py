@@ -1,7 +1,7 @@
 """The agent on llm.requests: every event gets exactly one outcome, and no event stops the stream.
 
   valid request        -> LLMResponse on its reply topic + its telemetry (route, attempts, request) on
-                          llm.telemetry + its budget settlements on llm.budget
+                          llm.telemetry + its budget settlements on llm.budget-settlements
   invalid request      -> DeadLetter on llm.requests.dlq, and an error LLMResponse when it has a request_id
   unexpected exception -> an error LLMResponse (internal_error); the worker keeps serving
 
@@ -20,7 +20,7 @@ from faust.types import EventT
 from streams.agents.serve import RequestServer
 from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, parse_request
 from streams.outbox import Output, TransactionalOutbox
-from streams.topic_names import BUDGET, DLQ, RESPONSES, TELEMETRY
+from streams.topic_names import DLQ, RESPONSES, SETTLEMENTS, TELEMETRY
 from streams.topics import Topics
 
 __all__ = ["register_router"]
@@ -66,7 +66,7 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, outbo
             return [(await reply_to(request.reply_to), key, response.to_bytes())]
         return [(await reply_to(request.reply_to), key, served.response.to_bytes()),
                 *((TELEMETRY, key, record.to_bytes()) for record in served.telemetry),
-                *((BUDGET, key, settlement.to_bytes()) for settlement in served.settlements)]
+                *((SETTLEMENTS, key, settlement.to_bytes()) for settlement in served.settlements)]
 
     async def handle(event: EventT) -> None:
         message = event.message

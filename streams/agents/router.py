@@ -27,6 +27,11 @@ __all__ = ["register_router"]
 
 log = logging.getLogger(__name__)
 
+# About Kafka's default limit on one record (broker message.max.bytes, producer max_request_size).
+# A transaction holding a larger record can never commit, and every answer after it on the same
+# partition would wait for it: what would be larger is cut down before it is published.
+MAX_RECORD_BYTES = 1_000_000
+
 
 def register_router(app: faust.App, topics: Topics, server: RequestServer, outbox: TransactionalOutbox, *,
                     concurrency: int, ready: asyncio.Event | None = None) -> faust.types.AgentT:
@@ -49,8 +54,13 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, outbo
             # Metadata only: the reason and where the event sits, never its payload.
             log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, bad.reason)
             letter = DeadLetter.of(raw or b"", bad.reason, topic=message.topic, partition=message.partition,
-                                   offset=message.offset, request_id=bad.request_id)
-            outputs: list[Output] = [(DLQ, message.key, letter.to_bytes())]
+                                   offset=message.offset, request_id=bad.request_id).to_bytes()
+            if len(letter) > MAX_RECORD_BYTES:  # the original stays where it is, for the topic's retention
+                letter = DeadLetter.of(b"", f"{bad.reason} (too large to copy into the letter: the {len(raw)} bytes "
+                                       f"stay in {message.topic}[{message.partition}]@{message.offset})",
+                                       topic=message.topic, partition=message.partition, offset=message.offset,
+                                       request_id=bad.request_id).to_bytes()
+            outputs: list[Output] = [(DLQ, message.key, letter)]
             if bad.request_id:
                 response = LLMResponse(request_id=bad.request_id, status="error",
                                        error=ErrorInfo(code="invalid_request", message=bad.reason))
@@ -64,7 +74,13 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, outbo
             response = LLMResponse(request_id=request.request_id, status="error",
                                    error=ErrorInfo(code="internal_error", message="the router failed; see worker logs"))
             return [(await reply_to(request.reply_to), key, response.to_bytes())]
-        return [(await reply_to(request.reply_to), key, served.response.to_bytes()),
+        answer = served.response.to_bytes()
+        if len(answer) > MAX_RECORD_BYTES:
+            log.error("the answer to %s is %d bytes, more than a Kafka record may hold", request.request_id, len(answer))
+            answer = LLMResponse(request_id=request.request_id, status="error", error=ErrorInfo(
+                code="response_too_large", message=f"the answer was {len(answer)} bytes; a Kafka record holds "
+                                                   f"{MAX_RECORD_BYTES}")).to_bytes()
+        return [(await reply_to(request.reply_to), key, answer),
                 *((TELEMETRY, key, record.to_bytes()) for record in served.telemetry),
                 *((SETTLEMENTS, key, settlement.to_bytes()) for settlement in served.settlements)]
 

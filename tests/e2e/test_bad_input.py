@@ -64,3 +64,22 @@ async def test_unknown_task_type_gets_an_error_response_naming_the_known_ones(st
     assert response["status"] == "error"
     assert response["error"]["code"] == "unknown_task_type"
     assert "'poetry'" in response["error"]["message"] and "code_generation" in response["error"]["message"]
+
+
+async def test_a_letter_too_large_to_keep_its_payload_points_at_the_original_and_the_partition_goes_on(stack):
+    # 900 KB of not-JSON: base64 in a letter would pass Kafka's 1 MB record limit, and an answer's
+    # transaction that cannot be written would hold back every answer after it on its partition.
+    run = uuid.uuid4().hex[:8]
+    reply = f"test.replies.{run}"
+    key = f"huge-{run}".encode()
+    good = {"request_id": f"huge-{run}-good", "task_type": "code_generation", "prompt": "hello", "reply_to": reply}
+    await produce(stack.bootstrap, "llm.requests", [(key, b"x" * 900_000), (key, json.dumps(good).encode())])
+
+    letters = await consume_until(stack.bootstrap, "llm.requests.dlq", lambda ms: any(m.key == key for m in ms),
+                                  timeout=60)
+    (letter,) = [json.loads(m.value) for m in letters if m.key == key]
+    assert letter["payload_b64"] == ""
+    assert "payload is not JSON" in letter["reason"]
+    assert f"the 900000 bytes stay in llm.requests[{letter['partition']}]@{letter['offset']}" in letter["reason"]
+    replies = await consume_until(stack.bootstrap, reply, lambda ms: len(ms) >= 1, timeout=60)
+    assert json.loads(replies[0].value)["status"] == "ok"  # same key, so same partition: it went on

@@ -60,6 +60,7 @@ from streams.topic_names import (
     MODEL_HEALTH,
     OUTCOMES,
 )
+from streams.kafka_admin import commit_start
 from streams.topics import Topics, create_topics
 
 __all__ = ["build_worker", "run_worker"]
@@ -260,5 +261,6 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions))
+    loop.run_until_complete(commit_start(bootstrap, APP_ID, REQUESTS))
     worker = faust.Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
     worker.execute_from_commandline()

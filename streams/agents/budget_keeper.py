@@ -4,8 +4,9 @@ It reads llm.budget (reservations) and llm.budget-settlements (settlements, writ
 answers' transactions), one partition each, and keeps one Faust table, `budget-ledger`:
   "ledger"      {"offsets": topic -> the last offset applied, "spent": window key -> USD,
                  "fired": ["<window key>@<threshold>", ...]}
-  "hold:<id>"   a reservation not yet settled (amount, windows, when); reserved amounts are the
-                sum of the holds, kept in memory and rebuilt from the table after a rebalance
+  "hold:<id>"   a reservation not yet settled (amount, windows, when); reserved amounts are
+                summed from the holds when needed (as many as calls in flight), so no copy in
+                memory can go stale across a rebalance or a table recovery
 
 Why one table with the offset inside: a keeper killed after some of its changelog writes and
 before its consumer commit is replayed from the commit. Spend and "this event was applied" must
@@ -53,24 +54,19 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
     table = app.Table("budget-ledger", default=None, partitions=1)
     dirty: dict[str, tuple[str, float]] = {}  # window key -> (budget, limit), to broadcast
     announced = {"done": False}  # after (re)start the keeper broadcasts every window it recovered
-    reserved: dict[str, float] = defaultdict(float)
-    reserved_from_table = {"valid": False}
 
     @app.on_partitions_assigned.connect
     async def _table_may_have_changed(sender: faust.App, assigned: object, **_: object) -> None:
-        reserved_from_table["valid"] = False
         announced["done"] = False
 
     def holds() -> dict[str, dict]:
         return {key[5:]: value for key, value in table.items() if key.startswith("hold:")}
 
     def current_reserved() -> dict[str, float]:
-        if not reserved_from_table["valid"]:
-            reserved.clear()
-            for hold in holds().values():
-                for key, _budget, _limit in hold["windows"]:
-                    reserved[key] += hold["amount"]
-            reserved_from_table["valid"] = True
+        reserved: dict[str, float] = defaultdict(float)
+        for hold in holds().values():
+            for key, _budget, _limit in hold["windows"]:
+                reserved[key] += hold["amount"]
         return reserved
 
     def ledger() -> dict:
@@ -92,9 +88,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         hold = table.get(f"hold:{hold_id}")
         if hold is None:
             return None
-        amounts = current_reserved()
         for key, budget, limit in hold["windows"]:
-            amounts[key] = max(0.0, amounts[key] - hold["amount"])
             dirty[key] = (budget, limit)
         table.pop(f"hold:{hold_id}")
         return hold
@@ -157,7 +151,6 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
                 await fire_used_up(window, where)
         if refusal is None:
             for window in windows:
-                amounts[window.key] += request.amount
                 dirty[window.key] = (window.budget, window.limit)
             table[f"hold:{request.hold_id}"] = {"amount": request.amount, "at": request.at.isoformat(),
                                                 "windows": [[w.key, w.budget, w.limit] for w in windows],

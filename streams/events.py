@@ -415,10 +415,11 @@ class CacheAnswer(_Event):
 
 
 class BudgetRequest(_Event):
-    """On llm.budget (one partition, so one keeper sees every budget in order), keyed by request_id.
+    """For the budget keeper, keyed by request_id; one partition per topic, so one keeper sees them in order.
 
-    reserve: hold `amount` against every budget window the call touches, before the call.
-    settle: the call ended; `amount` is what it cost (0 when it failed), and the hold is released.
+    reserve (on llm.budget): hold `amount` against every budget window the call touches, before the call.
+    settle (on llm.budget-settlements, in the answer's transaction): the call ended; `amount` is what
+    it cost (0 when it failed), and the hold is released.
     """
 
     event_type: Literal["budget_request"] = "budget_request"
@@ -429,8 +430,7 @@ class BudgetRequest(_Event):
     worker: str
     at: datetime = Field(default_factory=utcnow)
     amount: float = Field(ge=0)
-    # One per provider call, shared by its reservation and its settlement: a request served again
-    # (redelivered after a crash) is a new call and real spend, while a message sent twice is not.
+    # One per provider call, shared by its reservation and its settlement (they name the same hold).
     call_id: str = Field(min_length=1)
 
     @property

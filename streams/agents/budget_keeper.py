@@ -108,7 +108,9 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
                 if f"{window.key}@{threshold:g}" not in fired:
                     fired.append(f"{window.key}@{threshold:g}")
                     due.append((window, threshold, before + request.amount))
-        table[LEDGER] = {"offsets": after(record, where), "spent": _recent(spent), "fired": _recent_markers(fired)}
+        table[LEDGER] = {"offsets": after(record, where),
+                         "spent": {key: usd for key, usd in spent.items() if _recent(key)},
+                         "fired": [marker for marker in fired if _recent(marker.rsplit("@", 1)[0])]}
         for window, threshold, spent_usd in due:
             await announce(window, threshold, spent_usd)
 
@@ -136,8 +138,9 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         if request.kind == "settle":
             await settle(request, where)
             return
-        spent = ledger()["spent"]
-        if applied(ledger(), where):  # applied before a restart: answer as it was answered
+        record = ledger()
+        spent = record["spent"]
+        if applied(record, where):  # applied before a restart: answer as it was answered
             await decide(request, table.get(f"hold:{request.hold_id}") is not None)
             return
         release(request.hold_id)  # a second ask for the same call replaces its hold
@@ -147,7 +150,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         for window in windows if refusal else ():
             # Spend may never reach exactly 100%: a reservation that does not fit is refused. So a
             # refusal on spend alone, past 80%, is the 100% event: the budget is used up.
-            if spent.get(window.key, 0.0) + request.amount > window.limit and f"{window.key}@0.8" in ledger()["fired"]:
+            if spent.get(window.key, 0.0) + request.amount > window.limit and f"{window.key}@0.8" in record["fired"]:
                 await fire_used_up(window, where)
         if refusal is None:
             for window in windows:
@@ -156,7 +159,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
                                                 "windows": [[w.key, w.budget, w.limit] for w in windows],
                                                 "held_at": time.time()}
         # Recorded as applied (after the hold, in the same changelog): a replay must not hold it again.
-        record = ledger()
+        record = ledger()  # again: fire_used_up may have written it
         table[LEDGER] = {**record, "offsets": after(record, where)}
         held_back = refusal is not None and first_refusal(windows, request.amount, spent, {}) is None
         await decide(request, refusal is None, refusal, held_back)
@@ -195,12 +198,6 @@ def _owns_budget_partition(app: faust.App) -> bool:
     return any(tp.topic == BUDGET for tp in app.assignor.assigned_actives())
 
 
-def _recent(spent: dict[str, float]) -> dict[str, float]:
+def _recent(window_key: str) -> bool:
     """The ledger keeps the windows of the last KEEP_WINDOWS: the record is rewritten on every settlement."""
-    oldest = datetime.now(timezone.utc) - KEEP_WINDOWS
-    return {key: usd for key, usd in spent.items() if window_start(key) >= oldest}
-
-
-def _recent_markers(fired: list[str]) -> list[str]:
-    oldest = datetime.now(timezone.utc) - KEEP_WINDOWS
-    return [marker for marker in fired if window_start(marker.rsplit("@", 1)[0]) >= oldest]
+    return window_start(window_key) >= datetime.now(timezone.utc) - KEEP_WINDOWS

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 __all__ = ["Output", "TransactionalOutbox"]
 
@@ -263,13 +264,15 @@ class TransactionalOutbox:
         """Offsets of `partition` answered at or after the group's committed offset: the ones that can come again."""
         source = TopicPartition(self._source, partition)
         markers = TopicPartition(self._markers, partition)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=self._group_id,
-                                    enable_auto_commit=False, isolation_level="read_committed",
+        committed = await self._group_committed(source)
+        # No group_id: this reader only reads. With the group's id it coordinated with the group
+        # being rebalanced, and takeovers were seen to hang in it.
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
+                                    isolation_level="read_committed",
                                     auto_offset_reset="earliest")  # a commit before the log's start: read from it
         await consumer.start()
         try:
             consumer.assign([source, markers])
-            committed = await consumer.committed(source) or 0
             since = await self._appended_at(consumer, source, committed)
             if since is None:
                 return set()  # nothing at or past the commit: nothing can be redelivered
@@ -287,6 +290,16 @@ class TransactionalOutbox:
             return answered
         finally:
             await consumer.stop()
+
+    async def _group_committed(self, source: TopicPartition) -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            found = await admin.list_consumer_group_offsets(self._group_id, partitions=[source])
+        finally:
+            await admin.close()
+        offset = found[source].offset if source in found else -1
+        return max(offset, 0)
 
     @staticmethod
     async def _appended_at(consumer: AIOKafkaConsumer, source: TopicPartition, offset: int) -> int | None:

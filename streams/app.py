@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
 from faust.transport.drivers import aiokafka as faust_kafka
 from faust.types import TP
@@ -29,21 +31,21 @@ class _Consumer(faust_kafka.Consumer):
         return _CommittedReadsThread(self, loop=self.loop, beacon=self.beacon)
 
     def _new_offset(self, tp: TP) -> int | None:
-        """Faust's offset to commit, but never past a request still being served.
+        """For llm.requests, the request agent's outbox decides what is committed, not acknowledgements.
 
-        Faust checks that the offset after its last commit is acknowledged with an off-by-one
-        (`min(acked) - committed > 1`), and not at all while the commit is 0 or missing. With
-        concurrent actors acknowledging out of order it committed past requests in flight, and a
-        kill -9 lost them: 37 of 2,000 never answered in tests/e2e/test_crash.py. Only for
-        llm.requests: the keepers handle one event at a time, in order, and every worker commits
-        a start for llm.requests before it joins (streams/kafka_admin.py commit_start).
+        Faust commits past what its stream acknowledged, and counts a jump in offsets as acknowledged
+        (a gap). A request acknowledged without an answer (given up when its partition moved) or
+        never delivered (one fresh-clone run of tests/e2e/test_crash.py: 33 consecutive requests,
+        not answered and not redelivered) was then lost. The outbox's frontier is the first offset
+        whose answer is not committed (streams/outbox.py).
         """
-        acked = self._acked[tp]
-        if tp.topic == REQUESTS and acked:
-            expected = self._committed_offset[tp] or 0  # Faust keeps a commit of 0 as None
-            if min(acked) > expected and not self._gap[tp].overlaps(expected):
-                return None
-        return super()._new_offset(tp)
+        if tp.topic != REQUESTS:
+            return super()._new_offset(tp)
+        self._acked[tp].clear()  # only their presence matters to Faust: it asks about partitions with acks
+        self._acked_index[tp].clear()
+        self._gap.pop(tp, None)
+        committable = self.app.committable_requests
+        return committable(tp.partition) if committable is not None else None
 
 
 class _Transport(faust_kafka.Transport):
@@ -51,6 +53,9 @@ class _Transport(faust_kafka.Transport):
 
 
 class _App(faust.App):
+    # Set by the worker that serves llm.requests: partition -> the offset its group may commit.
+    committable_requests: Callable[[int], int | None] | None = None
+
     def _new_transport(self) -> _Transport:
         return _Transport(self.conf.broker_consumer, self)
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-__all__ = ["cluster_ready", "commit_start", "ensure_topics", "group_lag", "partitions_of"]
+__all__ = ["cluster_ready", "ensure_topics", "group_lag", "partitions_of"]
 
 log = logging.getLogger(__name__)
 
@@ -91,32 +91,3 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     finally:
         await consumer.stop()
         await admin.close()
-
-
-async def commit_start(bootstrap: str, group: str, topic: str) -> None:
-    """Commit the log start for every partition of `topic` the group has no valid commit for.
-
-    Faust cannot tell what is still in flight before a partition's first commit (see
-    streams/app.py), so the request agent's group always has one. A commit from outside the
-    group is refused while the group has members; they committed before, or commit soon.
-    """
-    partitions = await partitions_of(bootstrap, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        missing = {}
-        for tp in partitions:
-            committed = await consumer.committed(tp)
-            if committed is None or committed < starts[tp]:
-                missing[tp] = starts[tp]
-        if missing:
-            try:
-                await consumer.commit(missing)
-                log.info("committed the start of %s for group %s: %s", topic, group,
-                         {tp.partition: offset for tp, offset in missing.items()})
-            except KafkaError as exc:
-                log.info("group %s is active; its members commit %s (%s)", group, topic, type(exc).__name__)
-    finally:
-        await consumer.stop()

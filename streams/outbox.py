@@ -21,6 +21,13 @@ is answered" on partition P of llm.requests.answered, in one Kafka transaction:
 
 Requests of P that finish while P's previous transaction commits go together in the next one (a
 group commit), so the transactions cost round trips per batch, not per request.
+
+The group's offset on P is committed only up to the outbox's frontier: the first offset of P whose
+answer is not committed. Faust's own choice (from its acknowledgements) was not safe: it skipped
+offsets it counted as a gap, and an event given up when its partition moved was acknowledged all
+the same. A frontier that stays stuck while later requests are answered is looked at (unstick()):
+offsets that hold no request (transaction markers, aborted records) are stepped over, and a
+request that was never served is read again.
 """
 
 from __future__ import annotations
@@ -28,10 +35,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 __all__ = ["Output", "TransactionalOutbox"]
@@ -48,6 +55,8 @@ MAX_BATCH = 500
 # request and marker topics use the broker's append time, and this covers clocks of other brokers.
 CLOCK_SLACK_MS = 120_000
 MARKERS_READ_TIMEOUT_S = 20.0
+# A frontier that has not moved for this long while later requests were answered is looked at.
+STUCK_S = 10.0
 
 
 @dataclass
@@ -60,21 +69,31 @@ class _Pending:
 @dataclass
 class _PartitionLog:
     partition: int
-    answered: set[int] = field(default_factory=set)  # offsets answered (committed), at or past the group's commit
+    frontier: int | None = None  # every offset before it is answered (or holds no request); None: not taken over
+    answered: set[int] = field(default_factory=set)  # offsets past the frontier whose answers are committed
     claims: dict[int, asyncio.Future[bool]] = field(default_factory=dict)  # offsets being served here now
     queue: list[_Pending] = field(default_factory=list)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     starting: asyncio.Lock = field(default_factory=asyncio.Lock)
     producer: AIOKafkaProducer | None = None
     flusher: asyncio.Task | None = None
+    revocations: int = 0  # how often the partition was taken from this worker
+    taken_at: int = -1  # the value of `revocations` when it was last taken over: current when equal
+    stuck: tuple[int, float] | None = None  # (frontier, since when) while it does not move
+
+    def is_answered(self, offset: int) -> bool:
+        return offset < (self.frontier or 0) or offset in self.answered
+
+    def advance(self) -> None:
+        while self.frontier in self.answered:
+            self.answered.discard(self.frontier)
+            self.frontier += 1
 
 
 class TransactionalOutbox:
     def __init__(self, bootstrap: str, *, source_topic: str, marker_topic: str, group_id: str,
-                 owns: Callable[[int], bool], committed: Callable[[int], int | None],
-                 same_partition: frozenset[str] = frozenset()):
+                 owns: Callable[[int], bool], same_partition: frozenset[str] = frozenset()):
         """`owns(p)`: whether this worker is assigned partition p of the source topic now.
-        `committed(p)`: the group's committed offset of p as this worker knows it (None: unknown).
         `same_partition`: topics whose records go to the source's partition number when they have
         it: a transaction then touches one of their partitions, not one per key, and its commit
         writes fewer markers."""
@@ -83,7 +102,6 @@ class TransactionalOutbox:
         self._markers = marker_topic
         self._group_id = group_id
         self._owns = owns
-        self._committed = committed
         self._same_partition = same_partition
         self._partition_counts: dict[str, int] = {}
         self._logs: dict[int, _PartitionLog] = {}
@@ -98,13 +116,54 @@ class TransactionalOutbox:
         """Take over `partition` now (fence the last owner, read its markers) rather than on its first request."""
         await self._ready_while_ours(self._log(partition))
 
+    def revoked(self, partition: int) -> None:
+        """The partition was taken from this worker: what is known of it is read again if it comes back."""
+        self._log(partition).revocations += 1
+
+    def committable(self, partition: int) -> int | None:
+        """The offset the group may commit on `partition`: every request before it is answered."""
+        log_ = self._logs.get(partition)
+        if log_ is None or log_.producer is None or log_.taken_at != log_.revocations:
+            return None
+        return log_.frontier
+
+    async def unstick(self, partition: int, seek: Callable[[int, int], Awaitable[None]]) -> None:
+        """Look at a frontier that has not moved for STUCK_S while requests past it were answered.
+
+        Called every few seconds for each partition this worker owns. Offsets that hold no request
+        are stepped over; a request that is there but not being served is read again from it
+        (`seek(partition, offset)`): requests after it that were answered are skipped by claim().
+        """
+        log_ = self._logs.get(partition)
+        if log_ is None or self.committable(partition) is None:
+            return
+        frontier, now = log_.frontier, time.monotonic()
+        if log_.stuck is None or log_.stuck[0] != frontier:
+            log_.stuck = (frontier, now)
+            return
+        if now - log_.stuck[1] < STUCK_S or not log_.answered or frontier in log_.claims:
+            return
+        first = await asyncio.wait_for(self._first_record_at(partition, frontier), MARKERS_READ_TIMEOUT_S)
+        if first is None or log_.frontier != frontier:
+            return
+        log_.stuck = (frontier, now)
+        if first > frontier:
+            log.info("partition %d of %s: offsets %d to %d hold no request (transaction markers or aborted "
+                     "records); the commit steps over them", partition, self._source, frontier, first - 1)
+            log_.answered.update(range(frontier, first))
+            log_.advance()
+            return
+        log.warning("partition %d of %s: the request at offset %d was not answered while %d later ones were; "
+                    "reading the partition again from it", partition, self._source, frontier, len(log_.answered))
+        await seek(partition, frontier)
+
     async def claim(self, partition: int, offset: int) -> bool:
         """True: serve this event, then publish() or release() it. False: it was answered already."""
         log_ = self._log(partition)
         while True:
             if not await self._ready_while_ours(log_):
                 return False  # the partition moved on: its new owner serves the event
-            if offset in log_.answered:
+            if log_.is_answered(offset):
                 return False
             serving = log_.claims.get(offset)
             if serving is None:
@@ -144,7 +203,7 @@ class TransactionalOutbox:
             if log_.flusher is not None:
                 log_.flusher.cancel()
                 await asyncio.gather(log_.flusher, return_exceptions=True)
-            await self._drop_producer(log_)
+            await self._drop_producer(log_, log_.producer)
 
     async def _flush_forever(self, log_: _PartitionLog) -> None:
         while True:
@@ -158,12 +217,13 @@ class TransactionalOutbox:
         """Commit `batch` in one transaction, retrying through broker outages while the partition is ours."""
         delay = 0.1
         while True:
+            producer = None
             try:
                 producer = await self._ready(log_)
                 # After a takeover (ours) the markers were read again: another worker may have answered some.
-                for pending in [p for p in batch if p.offset in log_.answered]:
+                for pending in [p for p in batch if log_.is_answered(p.offset)]:
                     _resolve(pending, False)
-                batch = [p for p in batch if p.offset not in log_.answered]
+                batch = [p for p in batch if not log_.is_answered(p.offset)]
                 if not batch:
                     return
                 async with producer.transaction():
@@ -178,10 +238,10 @@ class TransactionalOutbox:
                 for pending in batch:
                     log_.answered.add(pending.offset)
                     _resolve(pending, True)
-                self._forget_committed(log_)
+                log_.advance()
                 return
             except Exception as exc:  # noqa: BLE001 - fenced, broker away, timeouts: all start the partition over
-                await self._drop_producer(log_)
+                await self._drop_producer(log_, producer)
                 if not self._owns(log_.partition):
                     log.info("partition %d of %s moved to another worker during a commit (%s); it answers "
                              "the %d requests here again", log_.partition, self._source, type(exc).__name__,
@@ -201,14 +261,6 @@ class TransactionalOutbox:
             self._partition_counts[topic] = len(await producer.partitions_for(topic))
         return partition if partition < self._partition_counts[topic] else None
 
-    def _forget_committed(self, log_: _PartitionLog) -> None:
-        """Offsets before the group's commit are never redelivered: no need to remember them."""
-        if len(log_.answered) < 10_000:
-            return
-        committed = self._committed(log_.partition)
-        if committed is not None:
-            log_.answered = {offset for offset in log_.answered if offset >= committed - 1}
-
     async def _ready_while_ours(self, log_: _PartitionLog) -> bool:
         """_ready(), retried through broker outages; False once the partition is not this worker's."""
         delay = 0.1
@@ -225,60 +277,67 @@ class TransactionalOutbox:
                 delay = min(delay * 2, 2.0)
 
     async def _ready(self, log_: _PartitionLog) -> AIOKafkaProducer:
-        """This partition's producer; a new one first fences the previous owner, then its markers are read."""
-        if log_.producer is not None:
+        """This partition's producer. Taken over (again, after a revocation): a new producer first fences
+        the previous owner, then the group's commit and the markers past it are read."""
+        if log_.producer is not None and log_.taken_at == log_.revocations:
             return log_.producer
         async with log_.starting:
-            if log_.producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self._bootstrap, transactional_id=f"{self._group_id}-answers-{log_.partition}",
-                    enable_idempotence=True, acks="all", linger_ms=0, request_timeout_ms=30_000,
-                    transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
-                )
-                started = time.perf_counter()
-                log.info("taking over partition %d of %s", log_.partition, self._source)
-                try:
-                    await producer.start()  # InitProducerId: fences the last producer and aborts its transaction
-                    fenced = time.perf_counter()
-                    # Bounded: a read that hangs (seen once in a suite run: 3 of 4 partitions never
-                    # finished taking over, cause not found) is retried with a new producer and reader.
-                    log_.answered |= await asyncio.wait_for(self._read_markers(log_.partition), MARKERS_READ_TIMEOUT_S)
-                    log.info("took over partition %d of %s: fenced in %.0f ms, markers read in %.0f ms",
-                             log_.partition, self._source, (fenced - started) * 1000,
-                             (time.perf_counter() - fenced) * 1000)
-                except BaseException:
-                    await producer.stop()
-                    raise
-                log_.producer = producer
+            if log_.producer is not None and log_.taken_at == log_.revocations:
+                return log_.producer
+            revocations = log_.revocations  # a revocation during the takeover calls for another
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, transactional_id=f"{self._group_id}-answers-{log_.partition}",
+                enable_idempotence=True, acks="all", linger_ms=0, request_timeout_ms=30_000,
+                transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+            )
+            started = time.perf_counter()
+            log.info("taking over partition %d of %s", log_.partition, self._source)
+            try:
+                await producer.start()  # InitProducerId: fences the last producer and aborts its transaction
+                fenced = time.perf_counter()
+                # Bounded: a read that hangs (seen once in a suite run: 3 of 4 partitions never
+                # finished taking over) is retried with a new producer and reader.
+                floor, answered = await asyncio.wait_for(self._read_markers(log_.partition), MARKERS_READ_TIMEOUT_S)
+                log.info("took over partition %d of %s: fenced in %.0f ms, markers read in %.0f ms",
+                         log_.partition, self._source, (fenced - started) * 1000,
+                         (time.perf_counter() - fenced) * 1000)
+            except BaseException:
+                await producer.stop()
+                raise
+            # What this worker committed itself still holds: the markers read may predate it.
+            log_.answered = {offset for offset in log_.answered | answered if offset >= floor}
+            log_.frontier = floor
+            log_.advance()
+            old, log_.producer, log_.taken_at = log_.producer, producer, revocations
+            await self._drop_producer(log_, old)  # fenced by now; a commit using it fails and is retried
         return log_.producer
 
-    async def _drop_producer(self, log_: _PartitionLog) -> None:
-        producer, log_.producer = log_.producer, None
-        if producer is not None:
-            try:
-                await producer.stop()
-            except Exception as exc:  # noqa: BLE001 - a fenced producer may fail to stop cleanly; it is gone either way
-                log.debug("stopping the producer of partition %d: %s", log_.partition, type(exc).__name__)
+    async def _drop_producer(self, log_: _PartitionLog, producer: AIOKafkaProducer | None) -> None:
+        if producer is None:
+            return
+        if log_.producer is producer:
+            log_.producer = None
+        try:
+            await producer.stop()
+        except Exception as exc:  # noqa: BLE001 - a fenced producer may fail to stop cleanly; it is gone either way
+            log.debug("stopping the producer of partition %d: %s", log_.partition, type(exc).__name__)
 
-    async def _read_markers(self, partition: int) -> set[int]:
-        """Offsets of `partition` answered at or after the group's committed offset: the ones that can come again."""
+    async def _read_markers(self, partition: int) -> tuple[int, set[int]]:
+        """The group's committed offset of `partition`, and the offsets answered at or after it: the ones
+        that can come again."""
         source = TopicPartition(self._source, partition)
         markers = TopicPartition(self._markers, partition)
         committed = await self._group_committed(source)
-        # No group_id: this reader only reads. With the group's id it coordinated with the group
-        # being rebalanced, and takeovers were seen to hang in it.
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
-                                    isolation_level="read_committed",
-                                    auto_offset_reset="earliest")  # a commit before the log's start: read from it
+        consumer = self._reader()
         await consumer.start()
         try:
             consumer.assign([source, markers])
-            since = await self._appended_at(consumer, source, committed)
-            if since is None:
-                return set()  # nothing at or past the commit: nothing can be redelivered
-            found = await consumer.offsets_for_times({markers: max(0, since - CLOCK_SLACK_MS)})
+            first, _ = await _first_record(consumer, source, committed)
+            if first is None:
+                return committed, set()  # nothing at or past the commit: nothing can be redelivered
+            found = await consumer.offsets_for_times({markers: max(0, first.timestamp - CLOCK_SLACK_MS)})
             if found.get(markers) is None:
-                return set()
+                return committed, set()
             end = (await consumer.end_offsets([markers]))[markers]  # read_committed: the last stable offset
             consumer.seek(markers, found[markers].offset)
             answered: set[int] = set()
@@ -287,7 +346,7 @@ class TransactionalOutbox:
                 answered.update(int(r.key) for r in batches.get(markers, ()) if int(r.key) >= committed)
             log.info("partition %d of %s: %d requests past the committed offset %d were answered already",
                      partition, self._source, len(answered), committed)
-            return answered
+            return committed, answered
         finally:
             await consumer.stop()
 
@@ -301,17 +360,40 @@ class TransactionalOutbox:
         offset = found[source].offset if source in found else -1
         return max(offset, 0)
 
-    @staticmethod
-    async def _appended_at(consumer: AIOKafkaConsumer, source: TopicPartition, offset: int) -> int | None:
-        """The append time (ms) of the record at `offset`, or None when there is none yet."""
-        end = (await consumer.end_offsets([source]))[source]
-        if offset >= end:
-            return None
+    async def _first_record_at(self, partition: int, offset: int) -> int | None:
+        """The offset of the first request at or after `offset`; the end if there is none before it
+        (only markers or aborted records); None if `offset` is at the end."""
+        source = TopicPartition(self._source, partition)
+        consumer = self._reader()
+        await consumer.start()
+        try:
+            consumer.assign([source])
+            record, end = await _first_record(consumer, source, offset)
+        finally:
+            await consumer.stop()
+        if record is not None:
+            return record.offset
+        return end if offset < end else None
+
+    def _reader(self) -> AIOKafkaConsumer:
+        # No group_id: it only reads. With the group's id it coordinated with the group being
+        # rebalanced, and takeovers were seen to hang in it.
+        return AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
+                                isolation_level="read_committed",
+                                auto_offset_reset="earliest")  # an offset before the log's start: read from it
+
+
+async def _first_record(consumer: AIOKafkaConsumer, source: TopicPartition,
+                        offset: int) -> tuple[ConsumerRecord | None, int]:
+    """The first committed record at or after `offset` (None if there is none yet), and the end."""
+    end = (await consumer.end_offsets([source]))[source]  # read_committed: the last stable offset
+    if offset < end:
         consumer.seek(source, offset)
-        while True:
+        while await consumer.position(source) < end:  # past markers and aborted records too
             batches = await consumer.getmany(source, timeout_ms=1000, max_records=1)
             for record in batches.get(source, ()):
-                return record.timestamp
+                return record, end
+    return None, end
 
 
 def _resolve(pending: _Pending, published: bool) -> None:

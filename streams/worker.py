@@ -60,12 +60,14 @@ from streams.topic_names import (
     MODEL_HEALTH,
     OUTCOMES,
 )
-from streams.kafka_admin import commit_start
 from streams.topics import Topics, create_topics
 
 __all__ = ["build_worker", "run_worker"]
 
 log = logging.getLogger(__name__)
+
+# How often each owned partition of llm.requests has its commit frontier looked at (TransactionalOutbox.unstick).
+UNSTICK_EVERY_S = 5.0
 
 
 def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | None = None) -> faust.App:
@@ -126,12 +128,15 @@ def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
     def owns(partition: int) -> bool:
         return TP(REQUESTS, partition) in app.consumer.assignment()
 
-    def committed(partition: int) -> int | None:
-        # Faust keeps what it last committed per partition; only to forget old answered offsets.
-        return getattr(app.consumer, "_committed_offset", {}).get(TP(REQUESTS, partition))
-
     outbox = TransactionalOutbox(bootstrap, source_topic=REQUESTS, marker_topic=ANSWERED, group_id=APP_ID,
-                                 owns=owns, committed=committed, same_partition=frozenset({TELEMETRY, DLQ}))
+                                 owns=owns, same_partition=frozenset({TELEMETRY, DLQ}))
+    app.committable_requests = outbox.committable  # the group commits llm.requests up to it (streams/app.py)
+
+    @app.on_partitions_revoked.connect
+    async def _give_up(sender: faust.App, revoked: set[TP], **_: object) -> None:
+        for tp in revoked:
+            if tp.topic == REQUESTS:
+                outbox.revoked(tp.partition)
 
     @app.on_partitions_assigned.connect
     async def _take_over(sender: faust.App, assigned: set[TP], **_: object) -> None:
@@ -141,6 +146,20 @@ def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
         for tp in assigned:
             if tp.topic == REQUESTS:
                 app.add_future(outbox.prepare(tp.partition))
+
+    async def read_again(partition: int, offset: int) -> None:
+        tp = TP(REQUESTS, partition)
+        if tp in app.consumer.assignment():
+            await app.consumer.seek(tp, offset)
+
+    @app.timer(UNSTICK_EVERY_S)
+    async def _unstick() -> None:
+        for tp in app.consumer.assignment():
+            if tp.topic == REQUESTS:
+                try:
+                    await outbox.unstick(tp.partition, read_again)
+                except Exception as exc:  # noqa: BLE001 - looked at again at the next tick
+                    log.warning("checking the commit of %s failed: %s", tp, type(exc).__name__)
 
     return outbox
 
@@ -261,6 +280,5 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions))
-    loop.run_until_complete(commit_start(bootstrap, APP_ID, REQUESTS))
     worker = faust.Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
     worker.execute_from_commandline()

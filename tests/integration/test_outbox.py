@@ -8,6 +8,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams import outbox as outbox_module
 from streams.kafka_admin import ensure_topics
 from streams.outbox import TransactionalOutbox
 from streams.topics import APPEND_TIME
@@ -51,7 +52,7 @@ async def topics(kafka_bootstrap: str) -> dict[str, str]:
 
 def outbox(bootstrap: str, names: dict[str, str], owns) -> TransactionalOutbox:  # noqa: ANN001
     return TransactionalOutbox(bootstrap, source_topic=names["source"], marker_topic=names["markers"],
-                               group_id=names["group"], owns=owns, committed=lambda partition: None)
+                               group_id=names["group"], owns=owns)
 
 
 async def serve(box: TransactionalOutbox, names: dict[str, str], offset: int, who: str) -> bool | None:
@@ -118,6 +119,86 @@ async def test_a_new_owner_skips_what_was_answered_past_the_groups_commit(kafka_
     try:
         assert await serve(b, topics, 2, "b") is None
         assert await serve(b, topics, 3, "b") is True
-        assert not b._log(0).answered & {0, 1}, "offsets before the commit are not remembered"
+        assert b.committable(0) == 4
     finally:
         await b.close()
+
+
+async def test_the_group_may_commit_only_up_to_the_first_request_not_answered(kafka_bootstrap, topics):
+    box = outbox(kafka_bootstrap, topics, lambda p: True)
+    try:
+        assert box.committable(0) is None, "not taken over yet"
+        for offset in (0, 1, 3):
+            assert await serve(box, topics, offset, "a") is True
+        assert box.committable(0) == 2
+        assert await box.claim(0, 2)
+        assert box.committable(0) == 2, "claimed is not answered"
+        assert await box.publish(0, 2, [(topics["out"], None, b"2 by a")]) is True
+        assert box.committable(0) == 4
+
+        box.revoked(0)
+        assert box.committable(0) is None, "what it knows is read again first"
+        await box.prepare(0)
+        assert box.committable(0) == 4, "from the markers: the group has committed nothing"
+    finally:
+        await box.close()
+
+
+class Seeks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    async def __call__(self, partition: int, offset: int) -> None:
+        self.calls.append((partition, offset))
+
+
+async def test_a_request_left_behind_is_read_again(kafka_bootstrap, topics, monkeypatch):
+    monkeypatch.setattr(outbox_module, "STUCK_S", 0.0)
+    box, seeks = outbox(kafka_bootstrap, topics, lambda p: True), Seeks()
+    try:
+        for offset in (0, 1, 3, 4):
+            assert await serve(box, topics, offset, "a") is True
+        await box.unstick(0, seeks)  # notes when the frontier stopped
+        assert seeks.calls == []
+        assert await box.claim(0, 2)
+        await box.unstick(0, seeks)
+        assert seeks.calls == [], "offset 2 is being served"
+        box.release(0, 2)
+        await box.unstick(0, seeks)
+        assert seeks.calls == [(0, 2)]
+        assert box.committable(0) == 2
+    finally:
+        await box.close()
+
+
+async def test_offsets_without_requests_are_stepped_over(kafka_bootstrap, topics, monkeypatch):
+    monkeypatch.setattr(outbox_module, "STUCK_S", 0.0)
+    # Offsets 6 (committed) and 7 (its commit marker), 8 (aborted) and 9 (its marker), then 10.
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"{topics['group']}-client")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send_and_wait(topics["source"], b"request 6", partition=0)
+        await producer.begin_transaction()
+        await producer.send_and_wait(topics["source"], b"aborted", partition=0)
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+    plain = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await plain.start()
+    try:
+        assert (await plain.send_and_wait(topics["source"], b"request 10", partition=0)).offset == 10
+    finally:
+        await plain.stop()
+
+    box, seeks = outbox(kafka_bootstrap, topics, lambda p: True), Seeks()
+    try:
+        for offset in (0, 1, 2, 3, 4, 5, 6, 10):
+            assert await serve(box, topics, offset, "a") is True
+        assert box.committable(0) == 7
+        await box.unstick(0, seeks)
+        await box.unstick(0, seeks)
+        assert box.committable(0) == 11
+        assert seeks.calls == []
+    finally:
+        await box.close()

@@ -273,6 +273,18 @@ def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGa
         })
 
 
+class _Worker(faust.Worker):
+    """Faust's worker without its terminal spinner.
+
+    At warn and above, Faust sets the root logger to DEBUG so that every record turns the spinner:
+    aiokafka's and Faust's debug records were then built and thrown away, 5-8% of the worker's CPU
+    in `hugai-llm bench` (py-spy). The level asked for is the level that stands.
+    """
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+
+
 def run_worker(settings: Settings, bootstrap: str) -> None:
     """Run until SIGTERM or Ctrl-C. Topics are created first: Faust only creates its own."""
     app = build_worker(settings, bootstrap)
@@ -280,5 +292,5 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions))
-    worker = faust.Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
+    worker = _Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
     worker.execute_from_commandline()

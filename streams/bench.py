@@ -3,7 +3,9 @@
 It starts a stack (its own broker unless KAFKA_BOOTSTRAP_SERVERS is set, one worker, the sink)
 whose OpenAI models are served by an OpenAI-compatible server: its own, answering after a set
 latency, or the one at --provider-url. Requests go to llm.requests at a fixed rate or as fast as a
-window of BENCH_WINDOW in flight allows, and come back on a reply topic.
+window of BENCH_WINDOW in flight allows, and come back on a reply topic. The same load runs for
+--warmup seconds first, not counted: a fresh broker's JIT compiler alone took over half a core for
+its first seconds, which a router that has been running does not pay.
 
 Reported:
   throughput_rps     responses per second over the run
@@ -187,8 +189,8 @@ async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sampl
 
 
 def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: float, provider_url: str | None,
-              progress: Callable[[str], None] = lambda line: None) -> BenchResult:
-    notes = []
+              warmup_s: float = 10.0, progress: Callable[[str], None] = lambda line: None) -> BenchResult:
+    notes = [f"after {warmup_s:g} s of the same load, not counted"] if warmup_s else ["no warm-up: a cold stack"]
     with tempfile.TemporaryDirectory(prefix="hugai-bench-") as tmp, \
             (OpenAIStub(provider_latency_ms) if provider_url is None else _Nothing()) as stub:
         base_url = provider_url or stub.base_url
@@ -209,7 +211,11 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                 def sample() -> None:
                     peak["rss"] = max(peak["rss"], _rss_mb(pid))
 
-                progress(f"driving {'saturation' if rate is None else f'{rate:g} requests/s'} for {duration_s:g} s...")
+                load = 'saturation' if rate is None else f'{rate:g} requests/s'
+                if warmup_s:
+                    progress(f"warming up: {load} for {warmup_s:g} s...")
+                    asyncio.run(_drive(stack.bootstrap, rate=rate, duration_s=warmup_s, sample=sample))
+                progress(f"driving {load} for {duration_s:g} s...")
                 sent, answered, errors, elapsed, added = asyncio.run(
                     _drive(stack.bootstrap, rate=rate, duration_s=duration_s, sample=sample))
                 sample()

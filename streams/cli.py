@@ -339,6 +339,7 @@ def bench(
     duration: Annotated[float, typer.Option(min=1.0, help="Seconds of load.")] = 20.0,
     provider_latency_ms: Annotated[float, typer.Option(min=0.0, help="The bench provider's latency.")] = 0.0,
     provider_url: Annotated[Optional[str], typer.Option(help="Use this running OpenAI-compatible server instead.")] = None,
+    warmup: Annotated[float, typer.Option(min=0.0, help="Seconds of the same load first, not counted.")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Drive a fresh stack through Kafka at a fixed rate or at saturation, and report what it adds."""
@@ -347,7 +348,7 @@ def bench(
     if (rate is None) == (not saturate):
         raise _fail("give exactly one of --rate R or --saturate")
     result = run_bench(rate=rate, duration_s=duration, provider_latency_ms=provider_latency_ms,
-                       provider_url=provider_url, progress=lambda line: err.print(line, style="dim"))
+                       provider_url=provider_url, warmup_s=warmup, progress=lambda line: err.print(line, style="dim"))
     if as_json:
         print(json.dumps({"throughput_rps": result.throughput_rps, "added_latency_ms": result.added_latency_ms,
                           "rss_mb": result.rss_mb, "sink_lag_s": result.sink_lag_s, "mode": result.mode,

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Faust's default (60 s) makes a restarted worker wait a minute for its dead predecessor.
     hugai_session_timeout_s: float = Field(default=10.0, ge=6.0)
     hugai_log_level: Literal["debug", "info", "warn", "error"] = "info"
+    hugai_fetch_batch_ms: int = Field(default=20, ge=0, le=1000, description=(
+        "How long the broker may gather records (up to 32 KiB) for the workers' Faust consumer before "
+        "answering; 0 answers every fetch at once (Faust's own behaviour). See README, Benchmarks."))
     hugai_aws_secret_id: str | None = Field(default=None, description="AWS Secrets Manager secret with provider keys.")
     aws_endpoint_url: str | None = Field(default=None, description="Another Secrets Manager endpoint (e.g. a local one).")
     hugai_key_refresh_s: float = Field(default=60.0, gt=0, description="How often the AWS secret is re-read.")

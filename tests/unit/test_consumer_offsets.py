@@ -1,4 +1,4 @@
-"""What the workers' Faust consumer commits (streams/app.py): gaps merged once per commit, not per gap."""
+"""The workers' Faust consumer (streams/app.py): what it commits, and how it fetches."""
 
 from __future__ import annotations
 
@@ -41,3 +41,11 @@ async def test_requests_are_committed_from_the_outbox_not_from_gaps(consumer):
     consumer._acked[tp].extend([101, 102])
     consumer.app.committable_requests = lambda partition: {2: 57}.get(partition)
     assert consumer._new_offset(tp) == 57
+
+
+@pytest.mark.parametrize(("batch_ms", "min_bytes", "max_wait_ms"), [(20, 32 * 1024, 20), (0, 1, 1500)])
+async def test_fetches_gather_records_for_as_long_as_configured(tmp_path, batch_ms, min_bytes, max_wait_ms):
+    app = create_app(Settings(hugai_data_dir=tmp_path, hugai_fetch_batch_ms=batch_ms), "127.0.0.1:1")
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)  # built, not started
+    assert (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms) == (min_bytes, max_wait_ms)
+    assert consumer._isolation_level == "read_committed"

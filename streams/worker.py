@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 
 import faust
 from faust.types import TP
@@ -60,6 +61,7 @@ from streams.topic_names import (
     MODEL_HEALTH,
     OUTCOMES,
 )
+from streams.stacks import dump_stacks
 from streams.topics import Topics, create_topics
 
 __all__ = ["build_worker", "run_worker"]
@@ -283,6 +285,11 @@ class _Worker(faust.Worker):
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
+
+    def _on_sigusr1(self) -> None:
+        """`kill -USR1 <pid>`: where every thread and task waits, on stderr; without local variables,
+        which mode's own dump prints and which may hold provider keys (streams/stacks.py)."""
+        dump_stacks(sys.stderr, self.loop)
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:

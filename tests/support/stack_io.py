@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 
 from streams.devstack import DevStack
 from streams.events import LLMRequest, LLMResponse
 from streams.reply_client import ReplyClient
 
-__all__ = ["ask", "cluster_view", "wait_for"]
+__all__ = ["ask", "cluster_view", "wait_for", "where_tasks_wait"]
 
 
 def ask(dev: DevStack, requests: list[LLMRequest], *, timeout: float = 60.0) -> dict[str, LLMResponse]:
@@ -41,3 +44,20 @@ def wait_for(check: Callable[[], object], what: str, timeout: float = 20.0,
             return result
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what} {details()}")
+
+
+def where_tasks_wait(dev: DevStack, role: str = "worker", *, frames: int = 4) -> str:
+    """For a failure message: ask `role` for its stacks (SIGUSR1, streams/stacks.py) and count its tasks
+    by the innermost `frames` frames they wait in. The whole dump stays in its log."""
+    log = dev.log_dir / f"{role}.log"
+    start = log.stat().st_size
+    os.kill(dev.children[role].pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "TASKS (" not in (dump := log.read_bytes()[start:].decode(errors="replace")):
+        time.sleep(0.1)
+    # The worker's stderr goes through logging: each line of the dump carries a log prefix.
+    tasks = [line.split("TASK ", 1)[1] for line in dump.splitlines() if "TASK " in line and ">: " in line + ">: "]
+    waits = Counter(" <- ".join(task.rsplit(": ", 1)[-1].split(" <- ")[:frames]) for task in tasks)
+    if not waits:
+        return f"no stack dump from {role} within 5 s (see {log})"
+    return "\n".join(f"{count:4d}  {where}" for where, count in waits.most_common(12)) + f"\n(all of it in {log})"

@@ -56,7 +56,7 @@ def where_tasks_wait(dev: DevStack, role: str = "worker", *, frames: int = 4) ->
     while time.monotonic() < deadline and "TASKS (" not in (dump := log.read_bytes()[start:].decode(errors="replace")):
         time.sleep(0.1)
     # The worker's stderr goes through logging: each line of the dump carries a log prefix.
-    tasks = [line.split("TASK ", 1)[1] for line in dump.splitlines() if "TASK " in line and ">: " in line + ">: "]
+    tasks = [line.split("TASK ", 1)[1] for line in dump.splitlines() if "TASK " in line]
     waits = Counter(" <- ".join(task.rsplit(": ", 1)[-1].split(" <- ")[:frames]) for task in tasks)
     if not waits:
         return f"no stack dump from {role} within 5 s (see {log})"

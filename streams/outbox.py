@@ -215,17 +215,15 @@ class TransactionalOutbox:
         while True:
             await log_.wakeup.wait()
             log_.wakeup.clear()
-            settling = log_.committed_at + MARKERS_SETTLE_S - time.monotonic()
-            if settling > 0:
-                await asyncio.sleep(settling)
             while log_.queue:
+                settling = log_.committed_at + MARKERS_SETTLE_S - time.monotonic()
+                if settling > 0:
+                    await asyncio.sleep(settling)
                 batch, log_.queue = log_.queue[:MAX_BATCH], log_.queue[MAX_BATCH:]
                 try:
                     await self._commit(log_, batch)
                 finally:
                     log_.committed_at = time.monotonic()
-                if log_.queue:
-                    await asyncio.sleep(MARKERS_SETTLE_S)
 
     async def _commit(self, log_: _PartitionLog, batch: list[_Pending]) -> None:
         """Commit `batch` in one transaction, retrying through broker outages while the partition is ours."""

@@ -276,7 +276,7 @@ def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGa
 
 
 class _Worker(faust.Worker):
-    """Faust's worker without its terminal spinner.
+    """Faust's worker without its terminal spinner, and with a stack dump that prints no variables.
 
     At warn and above, Faust sets the root logger to DEBUG so that every record turns the spinner:
     aiokafka's and Faust's debug records were then built and thrown away, 5-8% of the worker's CPU

@@ -6,20 +6,23 @@ import pytest
 
 from analytics import ChdbStore, apply_migrations
 from analytics.erase import erase_subject
+from tests.support.clock import iso, yesterday_at
 
 
 def _rows(rid: str, tenant: str, user: str) -> dict[str, list[dict]]:
+    at = yesterday_at(10)
+    started, answered, rated = iso(at), iso(at.replace(second=1)), iso(at.replace(minute=5))
     base = {"environment": "test", "tenant": tenant, "user": user, "task_type": "t", "model": "m", "provider": "p",
             "simulated": False}
     return {
-        "requests": [{**base, "request_id": rid, "created_at": "2026-11-25T10:00:00Z", "responded_at": "2026-11-25T10:00:01Z",
+        "requests": [{**base, "request_id": rid, "created_at": started, "responded_at": answered,
                       "status": "ok", "attempts": 1, "fallback_used": False, "input_tokens": 1, "output_tokens": 1,
                       "cost_usd": 0.01, "total_ms": 5.0}],
-        "attempts": [{**base, "attempt_id": f"{rid}:1", "request_id": rid, "attempt": 1, "started_at": "2026-11-25T10:00:00Z",
+        "attempts": [{**base, "attempt_id": f"{rid}:1", "request_id": rid, "attempt": 1, "started_at": started,
                       "status": "ok", "latency_ms": 5.0}],
-        "routing_decisions": [{"request_id": rid, "decided_at": "2026-11-25T10:00:01Z", "environment": "test", "tenant": tenant,
+        "routing_decisions": [{"request_id": rid, "decided_at": answered, "environment": "test", "tenant": tenant,
                                "user": user, "task_type": "t", "reason": "routing_strategy", "candidates": ["m"]}],
-        "feedback": [{"request_id": rid, "given_at": "2026-11-25T10:05:00Z", "human_satisfaction_rating": 4, "source": "t"}],
+        "feedback": [{"request_id": rid, "given_at": rated, "human_satisfaction_rating": 4, "source": "t"}],
     }
 
 

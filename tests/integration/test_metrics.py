@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from analytics import ChdbStore, apply_migrations
 from analytics.queries import METRICS, UnknownMetric, run_metric
+from tests.support.clock import yesterday_at
 
-START = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
-END = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)
+# The hour under test and the day before it, both relative to now: the tables drop rows older than 7 days.
+START = yesterday_at(10)
+END = START + timedelta(hours=1)
+DAY = START.date().isoformat()
+DAY_BEFORE = (START - timedelta(days=1)).date().isoformat()
 A, B, C = "gpt-4-turbo", "claude-3-haiku", "claude-3-5-sonnet"
 
 
-def _request(rid, model, provider, status, attempts, tin, tout, cost, ttft, total, *, day="2026-11-25", task="code_generation"):
+def _request(rid, model, provider, status, attempts, tin, tout, cost, ttft, total, *, day=DAY, task="code_generation"):
     return {"request_id": rid, "created_at": f"{day}T10:00:00Z", "responded_at": f"{day}T10:00:01Z", "task_type": task,
             "agent_context": "test_agent" if model == A else "", "environment": "test", "model": model, "provider": provider,
             "status": status, "attempts": attempts, "fallback_used": attempts > 1 and status == "ok",
@@ -23,7 +27,7 @@ def _request(rid, model, provider, status, attempts, tin, tout, cost, ttft, tota
 
 
 def _attempt(rid, n, model, status, at, error=""):
-    return {"attempt_id": f"{rid}:{n}", "request_id": rid, "attempt": n, "started_at": f"2026-11-25T{at}Z",
+    return {"attempt_id": f"{rid}:{n}", "request_id": rid, "attempt": n, "started_at": f"{DAY}T{at}Z",
             "environment": "test", "task_type": "code_generation", "model": model, "provider": "x", "status": status,
             "error_code": error, "latency_ms": 10.0, "simulated": False}
 
@@ -37,7 +41,7 @@ def store(tmp_path_factory):
         _request("r2", A, "openai", "ok", 2, 200, 100, 0.005, 200.0, 1200.0),
         _request("r3", A, "openai", "error", 1, 0, 0, 0.0, None, 50.0),
         _request("r4", B, "anthropic", "ok", 1, 1000, 500, 0.000875, 50.0, 550.0, task="security_review"),
-        _request("r5", A, "openai", "ok", 1, 10, 10, 1.0, 1.0, 2.0, day="2026-11-24"),  # outside the range
+        _request("r5", A, "openai", "ok", 1, 10, 10, 1.0, 1.0, 2.0, day=DAY_BEFORE),  # outside the range
     ])
     store.insert("attempts", [
         _attempt("r1", 1, A, "ok", "10:00:10"),
@@ -47,11 +51,11 @@ def store(tmp_path_factory):
         _attempt("r4", 1, B, "ok", "10:03:00"),
     ])
     store.insert("feedback", [
-        {"request_id": "r1", "given_at": "2026-11-25T10:30:00Z", "human_satisfaction_rating": 5,
+        {"request_id": "r1", "given_at": f"{DAY}T10:30:00Z", "human_satisfaction_rating": 5,
          "output_relevance_score": 0.9, "task_success": True, "source": "test"},
-        {"request_id": "r2", "given_at": "2026-11-25T10:30:00Z", "human_satisfaction_rating": 3,
+        {"request_id": "r2", "given_at": f"{DAY}T10:30:00Z", "human_satisfaction_rating": 3,
          "output_relevance_score": 0.5, "task_success": False, "source": "test"},
-        {"request_id": "r4", "given_at": "2026-11-25T10:30:00Z", "human_satisfaction_rating": 4,
+        {"request_id": "r4", "given_at": f"{DAY}T10:30:00Z", "human_satisfaction_rating": 4,
          "task_success": True, "source": "test"},
     ])
     yield store
@@ -102,7 +106,7 @@ def test_cost_metrics(store):
     assert tokens[A]["tokens_per_dollar"] == pytest.approx(450 / 0.0075)
     assert tokens[B]["tokens_per_dollar"] == pytest.approx(1500 / 0.000875)
     budget = _by_group(store, "budget_utilization_rate", daily_budgets={"openai": Decimal(500), "anthropic": Decimal(300)})
-    assert budget["openai"]["spent_usd"] == pytest.approx(0.0075), "the 24th's spend is outside the range"
+    assert budget["openai"]["spent_usd"] == pytest.approx(0.0075), "the day before's spend is outside the range"
     assert budget["openai"]["budget_utilization_rate"] == pytest.approx(0.0075 / 500)
     assert budget["anthropic"]["budget_utilization_rate"] == pytest.approx(0.000875 / 300)
 
@@ -139,14 +143,14 @@ def test_trends_read_the_rollups_and_plot_to_a_png(store, tmp_path):
     from analytics.plot import plot_trends
     from analytics.queries import run_trend
 
-    wide_start = datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)
+    wide_start = START.replace(hour=0) - timedelta(days=1)
     cost = run_trend(store, "cost_by_day", start=wide_start, end=END)
     assert [(r["group"], r["t"], r["value"]) for r in cost] == [
-        ("openai", "2026-11-24", 1.0), ("anthropic", "2026-11-25", 0.000875), ("openai", "2026-11-25", 0.0075)]
+        ("openai", DAY_BEFORE, 1.0), ("anthropic", DAY, 0.000875), ("openai", DAY, 0.0075)]
     latency = {(r["group"], r["t"]): r["value"] for r in run_trend(store, "p95_latency_by_hour", start=START, end=END)}
     # A's responses in the 10:00 hour took 50, 600 and 1200 ms: p95 interpolates to 600 + 0.9 * 600.
-    assert latency[(A, "2026-11-25 10:00:00")] == pytest.approx(1140)
-    assert latency[(B, "2026-11-25 10:00:00")] == pytest.approx(550)
+    assert latency[(A, f"{DAY} 10:00:00")] == pytest.approx(1140)
+    assert latency[(B, f"{DAY} 10:00:00")] == pytest.approx(550)
     path = plot_trends({"cost_by_day": cost, "p95_latency_by_hour": run_trend(store, "p95_latency_by_hour",
                                                                               start=START, end=END)},
                        tmp_path / "trends.png", title="test")

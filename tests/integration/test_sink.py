@@ -10,24 +10,27 @@ import pytest
 
 from analytics import ChdbStore, SinkConfig, StoreError, TelemetrySink, apply_migrations
 from streams.kafka_admin import ensure_topics
+from tests.support.clock import iso, yesterday_at
 from tests.support.kafka_io import produce
 
 pytestmark = pytest.mark.kafka
 
 
 def _events(run: str, n: int) -> list[tuple[bytes, bytes]]:
+    at = yesterday_at(10)
+    started, responded = iso(at), iso(at.replace(second=1))
     events = []
     for i in range(n):
         rid = f"{run}-{i}"
         events.append((rid.encode(), json.dumps({
-            "event_type": "request_completed", "request_id": rid, "created_at": "2026-11-25T10:00:00Z",
-            "responded_at": "2026-11-25T10:00:01Z", "task_type": "code_generation", "environment": "test",
+            "event_type": "request_completed", "request_id": rid, "created_at": started,
+            "responded_at": responded, "task_type": "code_generation", "environment": "test",
             "model": "gpt-4-turbo", "provider": "openai", "status": "ok", "attempts": 1, "fallback_used": False,
             "input_tokens": 100, "output_tokens": 50, "cost_usd": 0.0025, "ttft_ms": 100.0, "total_ms": 400.0 + i,
             "simulated": False}).encode()))
         events.append((rid.encode(), json.dumps({
             "event_type": "attempt_completed", "attempt_id": f"{rid}:1", "request_id": rid, "attempt": 1,
-            "started_at": "2026-11-25T10:00:00Z", "environment": "test", "task_type": "code_generation",
+            "started_at": started, "environment": "test", "task_type": "code_generation",
             "model": "gpt-4-turbo", "provider": "openai", "status": "ok", "latency_ms": 400.0,
             "cost_usd": 0.0025, "simulated": False}).encode()))
     return events

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from analytics import ChdbStore, StoreError, apply_migrations, list_migrations
+from tests.support.clock import iso, yesterday_at
 
 
 def test_migrations_apply_from_empty_once_and_record_themselves(tmp_path):
@@ -33,7 +34,8 @@ def test_replayed_rows_fold_into_one(tmp_path):
     store = ChdbStore(tmp_path / "ch")
     try:
         apply_migrations(store)
-        row = {"request_id": "r1", "created_at": "2026-11-25T10:00:00.123Z", "responded_at": "2026-11-25T10:00:01Z",
+        at = yesterday_at(10)
+        row = {"request_id": "r1", "created_at": iso(at.replace(microsecond=123_000)), "responded_at": iso(at.replace(second=1)),
                "task_type": "t", "environment": "test", "status": "ok", "attempts": 1, "fallback_used": False,
                "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.001, "total_ms": 12.5, "simulated": True}
         store.insert("requests", [row])
@@ -84,5 +86,27 @@ def test_the_configured_retention_becomes_the_ttl_of_every_per_request_table(tmp
         assert "toIntervalSecond(43200)" in ddl
         rollup = store.query("SELECT create_table_query AS q FROM system.tables WHERE name = 'spend_by_provider_day'")[0]["q"]
         assert "toIntervalDay(400)" in rollup
+    finally:
+        store.close()
+
+
+def test_rows_older_than_the_retention_are_dropped_and_younger_ones_kept(tmp_path):
+    """The 7-day TTL itself, with ages taken from now: 8 days old is gone, 6 days old stays."""
+    from datetime import datetime, timedelta, timezone
+
+    from analytics.retention import PER_REQUEST_TABLES
+
+    now = datetime.now(timezone.utc)
+    store = ChdbStore(tmp_path / "ch")
+    try:
+        apply_migrations(store)
+        for table, column in PER_REQUEST_TABLES.items():
+            rows = [{"request_id": f"aged-{days}", column: iso(now - timedelta(days=days))} for days in (8, 6)]
+            if table == "attempts":
+                rows = [{**row, "attempt_id": f"{row['request_id']}:1"} for row in rows]
+            store.insert(table, rows)
+            store.command(f"OPTIMIZE TABLE {table} FINAL")  # TTL is applied when parts are written and merged
+            kept = [r["request_id"] for r in store.query(f"SELECT request_id FROM {table} ORDER BY request_id")]
+            assert kept == ["aged-6"], table
     finally:
         store.close()

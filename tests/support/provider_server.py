@@ -32,6 +32,10 @@ def load_recording(name: str) -> dict:
     return json.loads(path.read_text())["interactions"][0]
 
 
+def _iso_at(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def _family(path: str) -> str:
     if path.startswith("/v1/chat/completions") or path.startswith(("/v1/files", "/v1/batches")):
         return "openai"
@@ -281,7 +285,7 @@ class ProviderServer:
             batch = {"id": "msgbatch_test", "type": "message_batch", "processing_status": "in_progress",
                      "request_counts": {"processing": len(body["requests"]), "succeeded": 0, "errored": 0,
                                         "canceled": 0, "expired": 0},
-                     "created_at": "2026-11-25T10:00:00Z", "expires_at": "2026-11-26T10:00:00Z",
+                     "created_at": _iso_at(time.time()), "expires_at": _iso_at(time.time() + 86400),
                      "ended_at": None, "archived_at": None, "cancel_initiated_at": None, "results_url": None}
             self._batches["msgbatch_test"] = batch
             return self._json(200, batch)

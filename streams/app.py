@@ -56,6 +56,27 @@ class _Consumer(faust_kafka.Consumer):
         committable = self.app.committable_requests
         return committable(tp.partition) if committable is not None else None
 
+    async def seek_to_committed(self) -> dict[TP, int]:
+        """Committed offsets, except where a keeper's own state says it applied less.
+
+        The budget keeper's ledger records the last offset it applied, in its changelog. Faust
+        commits the input's offset after flushing its producer buffer, but that flush gives up
+        when a message takes over 0.1 s to hand on, so under load a commit can pass a settlement
+        whose ledger write had not left the worker. A kill -9 then lost it: the next keeper read
+        a ledger without it and resumed from the commit (tests/e2e/test_keeper_resume.py). Called
+        after table recovery, so the ledger read here is the recovered one.
+        """
+        positions = dict(await super().seek_to_committed())
+        for tp, committed in positions.items():
+            applied_until = self.app.resume_from.get(tp.topic)
+            wanted = applied_until(tp.partition) if applied_until is not None else None
+            if wanted is not None and committed is not None and wanted < committed:
+                self.log.warning("%s[%d]: resuming at %d, where the ledger ends, not at the committed %d",
+                                 tp.topic, tp.partition, wanted, committed)
+                await self._seek(tp, wanted)
+                positions[tp] = wanted
+        return positions
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust's, without merging the whole interval tree after each gap.
 
@@ -81,6 +102,9 @@ class _Transport(faust_kafka.Transport):
 class _App(faust.App):
     # Set by the worker that serves llm.requests: partition -> the offset its group may commit.
     committable_requests: Callable[[int], int | None] | None = None
+    # Set by keepers whose state records what it applied: topic -> (partition -> the next offset
+    # to read, or None to take the committed one). See _Consumer.seek_to_committed.
+    resume_from: dict[str, Callable[[int], int | None]]
     fetch_batch_ms = 0  # HUGAI_FETCH_BATCH_MS, set by create_app
 
     def _new_transport(self) -> _Transport:
@@ -119,4 +143,5 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         datadir=str(settings.hugai_data_dir / f"faust-{settings.hugai_http_port}"),
     )
     app.fetch_batch_ms = settings.hugai_fetch_batch_ms
+    app.resume_from = {}
     return app

@@ -29,6 +29,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import faust
@@ -38,7 +39,7 @@ from streams.config import HugaiConfig
 from streams.events import BudgetDecision, BudgetRequest, BudgetState, BudgetThreshold
 from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_of, window_start, windows_for
 from streams.side_channel import SideChannel
-from streams.topic_names import BUDGET, BUDGET_DECISIONS, BUDGET_STATE
+from streams.topic_names import BUDGET, BUDGET_DECISIONS, BUDGET_STATE, SETTLEMENTS
 from streams.topics import Topics
 
 __all__ = ["register_budget_keeper", "HOLD_TTL_S"]
@@ -71,6 +72,16 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
 
     def ledger() -> dict:
         return table.get(LEDGER) or {"offsets": {}, "spent": {}, "fired": []}
+
+    def resume_at(topic: str) -> Callable[[int], int | None]:
+        def next_offset(partition: int) -> int | None:
+            # Only once the ledger has applied something from `topic`: a worker whose table is
+            # empty must not rewind to the log start.
+            last = (table.get(LEDGER) or {}).get("offsets", {}).get(topic)
+            return None if last is None else last + 1
+        return next_offset
+
+    app.resume_from.update({BUDGET: resume_at(BUDGET), SETTLEMENTS: resume_at(SETTLEMENTS)})
 
     def applied(record: dict, where: tuple[str, int]) -> bool:
         topic, offset = where

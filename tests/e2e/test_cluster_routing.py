@@ -28,7 +28,9 @@ from tests.support.stack_io import ask, cluster_view, wait_for
 pytestmark = pytest.mark.kafka
 
 RECOVERY_S = 4
-APPROVAL_TIMEOUT_S = 4
+# Far longer than the CLI takes to decide, even on a loaded machine: here every request is decided
+# by an operator. The timeout itself is tested on a stack of its own (test_approval_timeout.py).
+APPROVAL_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +139,9 @@ def test_operator_commands_take_effect_on_both_workers(two_workers):
     assert bad.returncode == 2 and "unknown model 'gpt-5'" in bad.stderr
 
 
-def test_critical_requests_wait_for_approval_and_are_approved_rejected_or_timed_out(two_workers):
+def test_critical_requests_wait_for_approval_and_are_approved_or_rejected(two_workers):
     dev, run = two_workers, uuid.uuid4().hex[:6]
-    ids = {name: f"appr-{run}-{name}" for name in ("approve", "reject", "timeout")}
+    ids = {name: f"appr-{run}-{name}" for name in ("approve", "reject")}
     answers: dict = {}
     asker = threading.Thread(target=lambda: answers.update(ask(dev, [
         LLMRequest(request_id=rid, task_type="security_review", prompt=f"review {rid}") for rid in ids.values()])))
@@ -149,7 +151,7 @@ def test_critical_requests_wait_for_approval_and_are_approved_rejected_or_timed_
         listed = hugai(dev, "approvals", "list", "--json")
         return {json.loads(line)["request_id"] for line in listed.stdout.splitlines()}
 
-    wait_for(lambda: set(ids.values()) <= waiting(), "three requests in the approval queue")
+    wait_for(lambda: set(ids.values()) <= waiting(), "both requests in the approval queue")
     on_both(dev, lambda v: True, "workers up")
     approved = hugai(dev, "approvals", "approve", ids["approve"], "--reason", "looks fine", "--actor", "lead-bo")
     assert approved.returncode == 0, approved.stderr
@@ -157,10 +159,8 @@ def test_critical_requests_wait_for_approval_and_are_approved_rejected_or_timed_
     asker.join(timeout=60)
     assert answers[ids["approve"]].status == "ok" and answers[ids["approve"]].model == "claude-3-5-sonnet"
     assert (answers[ids["reject"]].status, answers[ids["reject"]].error.code) == ("rejected", "approval_rejected")
-    assert (answers[ids["timeout"]].status, answers[ids["timeout"]].error.code) == ("rejected", "approval_timeout")
-    assert "no operator decision within 4 s" in answers[ids["timeout"]].error.message
-    late = hugai(dev, "approvals", "approve", ids["timeout"], "--reason", "too late")
-    assert late.returncode == 2 and "already rejected by timeout" in late.stderr
+    again = hugai(dev, "approvals", "approve", ids["reject"], "--reason", "changed my mind")
+    assert again.returncode == 2 and f"{ids['reject']} was already rejected by" in again.stderr, again.stderr
     assert not (set(ids.values()) & waiting())
     unknown = hugai(dev, "approvals", "approve", "no-such-request", "--reason", "x")
     assert unknown.returncode == 2 and "no request 'no-such-request' is waiting" in unknown.stderr
@@ -182,7 +182,7 @@ def test_clickhouse_holds_the_breaker_transitions_the_audit_trail_and_why_each_r
     assert ("ops-ann", "disable_model", "gpt-4-turbo", "vendor incident 42") in commands
     assert any(c[1:3] == ("pin_task", "code_generation -> gemini-pro") for c in commands)
     assert ("lead-bo", "approve") in [(c[0], c[1]) for c in commands]
-    assert {c[1] for c in commands} >= {"approval_requested", "reject", "approval_timeout", "breaker_open", "breaker_auto"}
+    assert {c[1] for c in commands} >= {"approval_requested", "reject", "breaker_open", "breaker_auto"}
     assert len(disabled) == 8
     assert all(row["excluded"] == {"gpt-4-turbo": "disabled by an operator"} for row in disabled)
     assert all(set(row["scores"]) >= {"gpt-4-turbo", "claude-3-5-sonnet"} for row in disabled)

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from streams.config import DEFAULT_CONFIG_PATH
-from streams.devstack import DevStack
-from streams.localkafka import LocalKafka, free_port
-from streams.settings import Settings
+from streams.cli.devstack import DevStack
+from streams.kafka.localkafka import LocalKafka, free_port
+from streams.config.settings import Settings
 from tests.support.provider_server import ProviderServer
 
 SENTINEL_KEY = "sk-test-SENTINEL-never-log-me-4f1d"

@@ -19,9 +19,9 @@ import faust
 
 from streams.agents.keeping import keep_each
 from streams.events import CacheAnswer, CacheRequest
-from streams.side_channel import SideChannel
-from streams.topic_names import CACHE_ANSWERS
-from streams.topics import Topics
+from streams.kafka.side_channel import SideChannel
+from streams.events.topic_names import CACHE_ANSWERS
+from streams.kafka.topics import Topics
 
 __all__ = ["register_cache_keeper"]
 

@@ -16,10 +16,14 @@ from collections.abc import Awaitable, Callable
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from providers import ChatResult, FatalError, ProviderError, RetryableError
+from providers.ratelimit import RateLimiter
 from streams.agents.breakers import Breakers
+from streams.agents.cluster_state import ClusterState
+from streams.config import HugaiConfig
 from streams.routing.backoff import BackoffPolicy, retry_delay
+from streams.routing.breaker import BreakerPolicy
 
-__all__ = ["BreakerRefused", "ResilientCaller"]
+__all__ = ["BreakerRefused", "ResilientCaller", "breaker_policy", "rate_limiters", "resilient_caller"]
 
 Recorder = Callable[[ChatResult | None, ProviderError | None, float], None]
 
@@ -84,3 +88,26 @@ class ResilientCaller:
         await self.breakers.report(model, ok=True, probe=probe, latency_ms=result.total_ms,
                                    output_tokens=result.usage.output_tokens, events=events)
         return result
+
+
+def breaker_policy(config: HugaiConfig) -> BreakerPolicy:
+    return BreakerPolicy(failure_threshold=config.circuit_breaker.failure_threshold,
+                         recovery_timeout_s=config.circuit_breaker.recovery_timeout.total_seconds())
+
+
+def resilient_caller(config: HugaiConfig, state: ClusterState) -> ResilientCaller:
+    """Retries and breakers as the config says: retry_with_exponential_backoff and circuit_breaker."""
+    retry = config.retry_action()
+    backoff = BackoffPolicy(
+        max_attempts=(retry.max_attempts or 1) if retry else 1,
+        initial_delay_s=retry.initial_delay.total_seconds() if retry and retry.initial_delay else 1.0,
+        max_delay_s=retry.max_delay.total_seconds() if retry and retry.max_delay else 60.0,
+    )
+    return ResilientCaller(backoff=backoff, breakers=state.breakers, forced_closed=state.forced_closed)
+
+
+def rate_limiters(config: HugaiConfig) -> dict[str, RateLimiter]:
+    """One limiter per provider family with rate_limits in config: this worker's share is all of it."""
+    return {family: RateLimiter(requests_per_minute=spec.rate_limits.requests_per_minute,
+                                tokens_per_minute=spec.rate_limits.tokens_per_minute, start=time.monotonic())
+            for family, spec in config.providers.items() if spec.rate_limits is not None}

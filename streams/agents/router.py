@@ -5,7 +5,7 @@
   invalid request      -> DeadLetter on llm.requests.dlq, and an error LLMResponse when it has a request_id
   unexpected exception -> an error LLMResponse (internal_error); the worker keeps serving
 
-An event's outputs are published in one transaction with its "answered" marker (streams/outbox.py),
+An event's outputs are published in one transaction with its "answered" marker (streams/kafka/outbox.py),
 so an event redelivered after a crash or a rebalance is answered, and its spend counted, once.
 """
 
@@ -19,9 +19,9 @@ from faust.types import EventT
 
 from streams.agents.serve import RequestServer
 from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, parse_request
-from streams.outbox import Output, TransactionalOutbox
-from streams.topic_names import DLQ, RESPONSES, SETTLEMENTS, TELEMETRY
-from streams.topics import Topics
+from streams.kafka.outbox import Output, TransactionalOutbox
+from streams.events.topic_names import DLQ, RESPONSES, SETTLEMENTS, TELEMETRY
+from streams.kafka.topics import Topics
 
 __all__ = ["register_router"]
 

@@ -41,19 +41,18 @@ from streams.events import (
 )
 from providers.ratelimit import RateLimiter
 from streams.agents.breakers import LocalBreakers
-from streams.agents.resilience import BreakerRefused, ResilientCaller
-from streams.approvals import ApprovalGate
-from streams.budget_gate import BudgetGate
-from streams.cache_gate import CacheGate, cache_key
-from streams.cluster_state import ClusterState
-from streams.provider_directory import ProviderDirectory, Route
-from streams.routing.backoff import BackoffPolicy
-from streams.routing.breaker import BreakerPolicy
+from streams.agents.records import Records
+from streams.agents.resilience import BreakerRefused, ResilientCaller, breaker_policy, rate_limiters, resilient_caller
+from streams.agents.approvals import ApprovalGate
+from streams.agents.budget_gate import BudgetGate
+from streams.agents.cache_gate import CacheGate, cache_key
+from streams.agents.cluster_state import ClusterState
+from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.routing import RoutingError, plan_route
 from streams.routing.cost_efficiency import applies, cheapest_fit
 from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank
 
-__all__ = ["RequestServer", "Served", "Plan", "resilient_caller", "breaker_policy", "DEFAULT_OUTPUT_TOKENS"]
+__all__ = ["RequestServer", "Served", "Plan", "DEFAULT_OUTPUT_TOKENS"]
 
 # Output tokens assumed for a request without max_tokens, for estimates and limits.
 DEFAULT_OUTPUT_TOKENS = 256
@@ -72,7 +71,7 @@ class Plan:
 @dataclass
 class Served:
     """One request's outcome: the response for the caller, the telemetry for ClickHouse, and what its
-    calls cost for the budget keeper. All three are published together, once (streams/outbox.py)."""
+    calls cost for the budget keeper. All three are published together, once (streams/kafka/outbox.py)."""
 
     response: LLMResponse
     telemetry: list[RequestCompleted | AttemptCompleted | RouteDecided] = field(default_factory=list)
@@ -110,7 +109,7 @@ class RequestServer:
         self._cache = cache
         self._limiters = rate_limiters(config) if limiters is None else limiters
         self._monotonic = monotonic
-        self._log_text = config.security_configuration.data_protection.request_logging == "full"
+        self._records = Records(environment, config.security_configuration.data_protection.request_logging == "full")
         self._rates: dict[str, tuple[float, float]] = {}  # model -> USD per input token, per output token
         # provider family -> calls under way now, for the queue-depth samples; model -> the same, for balancing
         self.in_flight: Counter[str] = Counter()
@@ -207,7 +206,7 @@ class RequestServer:
         if self._cache is None or not (caching or dedup) or not plan.ranking.order:
             return None
         first = self._config.models[plan.ranking.order[0]]
-        key, idempotent = cache_key(request, first.capability_class, self._who(request)["tenant"])
+        key, idempotent = cache_key(request, first.capability_class, self._records.who(request)["tenant"])
         settings = self._config.response_caching
         if idempotent:
             return (key, settings.idempotency_ttl.total_seconds()) if dedup else None
@@ -222,8 +221,8 @@ class RequestServer:
             latency_ms=Latency(total=_ms_since(started)), simulated=bool(answer["simulated"]), cache_hit=True,
             responded_at=self._clock(),
         )
-        return Served(response, [self._decided(request, response, plan, "cache_hit", dict(plan.ranking.excluded)),
-                                 self._record(request, response)])
+        return Served(response, [self._records.decided(request, response, plan.ranking, "cache_hit", dict(plan.ranking.excluded)),
+                                 self._records.completed(request, response)])
 
     async def _serve_planned(self, request: LLMRequest, plan: Plan, started: float) -> Served:
         ranking = plan.ranking
@@ -232,7 +231,7 @@ class RequestServer:
             first = ranking.order[0]
             if self._approvals.needed(request.task_type, plan.estimated_cost[first]):
                 decision = await self._approvals.wait(request, model=first, estimated_cost=plan.estimated_cost[first],
-                                                      tenant=self._who(request)["tenant"])
+                                                      tenant=self._records.who(request)["tenant"])
                 if not decision.approved:
                     code = "approval_timeout" if decision.actor == "timeout" else "approval_rejected"
                     return self._refuse(request, started, "rejected", ErrorInfo(
@@ -271,7 +270,7 @@ class RequestServer:
                 attempts.append(Attempt(model=model, provider=route.spec.provider, status=status,
                                         latency_ms=round(latency_ms, 3), error_code=error.code if error else None))
                 cost = self._cost(route.spec, result.usage) if result is not None else 0.0
-                telemetry.append(self._attempt(
+                telemetry.append(self._records.attempt(
                     request, len(attempts), self._clock(), attempts[-1], result.simulated if result else route.simulated,
                     ttft_ms=result.ttft_ms if result else None, usage=result.usage if result else None, cost=cost))
 
@@ -343,8 +342,8 @@ class RequestServer:
                 responded_at=self._clock(),
             )
         reason = "degraded" if degraded and response.status == "ok" else plan.reason
-        telemetry.append(self._decided(request, response, plan, reason, excluded))
-        telemetry.append(self._record(request, response))
+        telemetry.append(self._records.decided(request, response, plan.ranking, reason, excluded))
+        telemetry.append(self._records.completed(request, response))
         return Served(response, telemetry, settlements)
 
     def _refuse(self, request: LLMRequest, started: float, status: str, error: ErrorInfo, *,
@@ -353,20 +352,9 @@ class RequestServer:
                                latency_ms=Latency(total=_ms_since(started)), responded_at=self._clock())
         telemetry: list = []
         if plan is not None:
-            telemetry.append(self._decided(request, response, plan, plan.reason, dict(plan.ranking.excluded)))
-        telemetry.append(self._record(request, response))
+            telemetry.append(self._records.decided(request, response, plan.ranking, plan.reason, dict(plan.ranking.excluded)))
+        telemetry.append(self._records.completed(request, response))
         return Served(response, telemetry)
-
-    def _decided(self, request: LLMRequest, response: LLMResponse, plan: Plan, reason: str,
-                 excluded: dict[str, str]) -> RouteDecided:
-        ranking = plan.ranking
-        return RouteDecided(
-            request_id=request.request_id, decided_at=response.responded_at, environment=self._environment,
-            task_type=request.task_type, agent_context=request.agent_context or "", reason=reason,
-            candidates=list(ranking.order), chosen_model=response.model or "", excluded=excluded,
-            scores={m: ranking.scores[m] for m in (*ranking.order, *ranking.degrade, *excluded) if m in ranking.scores},
-            **self._who(request),
-        )
 
     @staticmethod
     def _price(spec: ModelSpec, usage: Usage):  # noqa: ANN205 - Decimal
@@ -379,76 +367,6 @@ class RequestServer:
         except UnknownPrice:
             # warm_up() already warned about this model at start; the answer still goes out.
             return 0.0
-
-    @staticmethod
-    def _who(request: LLMRequest) -> dict[str, str]:
-        meta = request.metadata
-        return {"tenant": str(meta.get("tenant") or meta.get("team") or ""), "user": str(meta.get("user") or "")}
-
-    def _attempt(self, request: LLMRequest, number: int, at: datetime, attempt: Attempt, simulated: bool, *,
-                 ttft_ms: float | None = None, usage: Usage | None = None, cost: float = 0.0) -> AttemptCompleted:
-        usage = usage or Usage()
-        return AttemptCompleted(
-            attempt_id=f"{request.request_id}:{number}", request_id=request.request_id, attempt=number, started_at=at,
-            environment=self._environment, task_type=request.task_type, agent_context=request.agent_context or "",
-            model=attempt.model, provider=attempt.provider,
-            status=attempt.status, error_code=attempt.error_code or "", latency_ms=attempt.latency_ms, ttft_ms=ttft_ms,
-            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=cost, simulated=simulated,
-            **self._who(request),
-        )
-
-    def _record(self, request: LLMRequest, response: LLMResponse) -> RequestCompleted:
-        text = {}
-        if self._log_text:  # only when security_configuration says request_logging: full
-            text = {"prompt_text": "\n".join(m.content for m in request.chat_messages()),
-                    "completion_text": response.content or ""}
-        return RequestCompleted(
-            request_id=request.request_id,
-            created_at=request.created_at,
-            responded_at=response.responded_at,
-            task_type=request.task_type,
-            agent_context=request.agent_context or "",
-            environment=self._environment,
-            model=response.model or "",
-            provider=response.provider or "",
-            status=response.status,
-            attempts=len(response.attempts),
-            fallback_used=len(response.attempts) > 1 and response.status == "ok",
-            cache_hit=response.cache_hit,
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            cost_usd=response.cost_usd,
-            ttft_ms=response.latency_ms.ttft,
-            total_ms=response.latency_ms.total,
-            error_code=response.error.code if response.error else "",
-            simulated=response.simulated,
-            **self._who(request),
-            **text,
-        )
-
-
-def breaker_policy(config: HugaiConfig) -> BreakerPolicy:
-    return BreakerPolicy(failure_threshold=config.circuit_breaker.failure_threshold,
-                         recovery_timeout_s=config.circuit_breaker.recovery_timeout.total_seconds())
-
-
-def resilient_caller(config: HugaiConfig, state: ClusterState) -> ResilientCaller:
-    """Retries and breakers as the config says: retry_with_exponential_backoff and circuit_breaker."""
-    retry = config.retry_action()
-    backoff = BackoffPolicy(
-        max_attempts=(retry.max_attempts or 1) if retry else 1,
-        initial_delay_s=retry.initial_delay.total_seconds() if retry and retry.initial_delay else 1.0,
-        max_delay_s=retry.max_delay.total_seconds() if retry and retry.max_delay else 60.0,
-    )
-    return ResilientCaller(backoff=backoff, breakers=state.breakers, forced_closed=state.forced_closed)
-
-
-def rate_limiters(config: HugaiConfig) -> dict[str, RateLimiter]:
-    """One limiter per provider family with rate_limits in config: this worker's share is all of it."""
-    return {family: RateLimiter(requests_per_minute=spec.rate_limits.requests_per_minute,
-                                tokens_per_minute=spec.rate_limits.tokens_per_minute, start=time.monotonic())
-            for family, spec in config.providers.items() if spec.rate_limits is not None}
-
 
 def _cached(response: LLMResponse) -> dict:
     """What a later identical request is answered with: the answer, never the original's cost or timing."""

@@ -18,12 +18,12 @@ import httpx
 
 from streams.agents import RequestServer
 from streams.agents.breakers import ClusterBreakers
-from streams.cluster_state import ClusterState
+from streams.agents.cluster_state import ClusterState
 from streams.config import load_config
 from streams.events import LLMRequest, ModelHealth
-from streams.provider_directory import build_directory
+from streams.agents.provider_directory import build_directory
 from streams.routing.breaker import BreakerPolicy
-from streams.settings import ProviderCredentials
+from streams.config.settings import ProviderCredentials
 
 CASES = {
     "task route": LLMRequest(request_id="b", task_type="code_generation", prompt="Write a parser " * 20),

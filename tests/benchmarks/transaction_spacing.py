@@ -1,6 +1,6 @@
 """How long a Kafka transaction takes to commit, by the pause since the previous one: a benchmark, not a test.
 
-The outbox (streams/outbox.py) commits each partition's answers in transactions, one after the
+The outbox (streams/kafka/outbox.py) commits each partition's answers in transactions, one after the
 other. The broker writes a transaction's markers after answering its commit, and a transaction
 begun before they are written is refused and retried by aiokafka 20 ms later. This measures the
 commit time (begin, one record, commit) with pauses of 0 to 6 ms between transactions.
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from streams.kafka_admin import ensure_topics
-from streams.localkafka import LocalKafka, free_port
-from streams.settings import Settings
+from streams.kafka.admin import ensure_topics
+from streams.kafka.localkafka import LocalKafka, free_port
+from streams.config.settings import Settings
 
 PAUSES_MS = (0, 1, 2, 3, 4, 6)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from analytics.store import ChdbStore
-from streams.devstack import DevStack
+from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import config_file, running_stack
 from tests.support.stack_io import ask

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.events import LLMResponse
-from streams.reply_client import ReplyClient
+from streams.client.reply_client import ReplyClient
 from tests.conftest import CALLER_KEY
 
 pytestmark = pytest.mark.kafka

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from streams.events import LLMRequest
-from streams.reply_client import ReplyClient
+from streams.client.reply_client import ReplyClient
 from tests.conftest import own_broker, running_stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from analytics.store import ChdbStore
-from streams.devstack import DevStack
+from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import SENTINEL_KEY, config_file, running_stack
 from tests.support.stack_io import ask, cluster_view, wait_for

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.devstack import DevStack
+from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import SENTINEL_KEY, config_file, running_stack
 from tests.support.stack_io import ask

@@ -2,7 +2,7 @@
 
 Every request has exactly one response, and the budget keeper's spend, the responses' costs and
 ClickHouse's sum are equal. What the dead worker had in flight is served again by the next owner of
-its partition; its own unfinished transaction is aborted, so none of it is seen (streams/outbox.py).
+its partition; its own unfinished transaction is aborted, so none of it is seen (streams/kafka/outbox.py).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from analytics.store import ChdbStore
-from streams.devstack import DevStack
+from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
-from streams.reply_client import ReplyClient
-from streams.topic_names import ANSWERED, REQUESTS, TELEMETRY
+from streams.client.reply_client import ReplyClient
+from streams.events.topic_names import ANSWERED, REQUESTS, TELEMETRY
 from tests.conftest import own_broker, running_stack
 from tests.support.stack_io import cluster_view, wait_for
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.localkafka import free_port
+from streams.kafka.localkafka import free_port
 
 pytestmark = pytest.mark.kafka
 

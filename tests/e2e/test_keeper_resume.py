@@ -1,7 +1,7 @@
 """The budget keeper's crash window, forced: its input committed past settlements its ledger never recorded.
 
 That is what a kill -9 leaves when Faust's commit passes a changelog write still in the worker's
-buffer (streams/app.py, _Consumer.seek_to_committed). Here the window is made on purpose instead
+buffer (streams/app/faust_app.py, _Consumer.seek_to_committed). Here the window is made on purpose instead
 of hoped for: the keeper is stopped, two settlements are published, and the group's offset is
 moved past them, as if the keeper had applied and committed them and then died before its
 ledger write left. The next keeper must count them from its ledger's position, not skip them.
@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.app import APP_ID
-from streams.devstack import DevStack
+from streams.app.faust_app import APP_ID
+from streams.cli.devstack import DevStack
 from streams.events import BudgetRequest
-from streams.processes import terminate
-from streams.topic_names import SETTLEMENTS
+from streams.kafka.localkafka.processes import terminate
+from streams.events.topic_names import SETTLEMENTS
 from tests.conftest import own_broker, running_stack
 from tests.support.kafka_io import produce
 from tests.support.stack_io import cluster_view, wait_for

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from analytics.store import ChdbStore
-from streams.devstack import DevStack
+from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import CALLER_KEY, SENTINEL_KEY, running_stack
 from tests.support.stack_io import ask

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.kafka_admin import ensure_topics
+from streams.kafka.admin import ensure_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -13,11 +13,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from streams.config import load_config
-from streams.key_upkeep import rotation_events
-from streams.keyring import AwsSecret, KeyRing
-from streams.localkafka import free_port
-from streams.provider_directory import build_directory
-from streams.settings import ProviderCredentials
+from streams.app.key_upkeep import rotation_events
+from streams.config.keyring import AwsSecret, KeyRing
+from streams.kafka.localkafka import free_port
+from streams.agents.provider_directory import build_directory
+from streams.config.settings import ProviderCredentials
 from tests.support.provider_server import ProviderServer
 
 AWS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}

@@ -1,5 +1,5 @@
 """The transactional outbox on the real broker: a takeover fences the last owner, and what it
-committed is never answered again (streams/outbox.py)."""
+committed is never answered again (streams/kafka/outbox.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams import outbox as outbox_module
-from streams.kafka_admin import ensure_topics
-from streams.outbox import TransactionalOutbox
-from streams.topics import APPEND_TIME
+import streams.kafka.outbox as outbox_module
+from streams.kafka.admin import ensure_topics
+from streams.kafka.outbox import TransactionalOutbox
+from streams.kafka.topics import APPEND_TIME
 from tests.support.kafka_io import consume_until
 
 pytestmark = pytest.mark.kafka

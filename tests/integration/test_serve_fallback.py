@@ -10,10 +10,10 @@ from streams.agents.breakers import LocalBreakers
 from streams.agents.resilience import ResilientCaller
 from streams.config import load_config
 from streams.events import LLMRequest
-from streams.provider_directory import Route, build_directory
+from streams.agents.provider_directory import Route, build_directory
 from streams.routing.backoff import BackoffPolicy
 from streams.routing.breaker import BreakerPolicy
-from streams.settings import ProviderCredentials
+from streams.config.settings import ProviderCredentials
 from tests.support.provider_server import ProviderServer
 
 

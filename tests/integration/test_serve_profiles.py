@@ -8,8 +8,8 @@ import pytest
 from streams.agents import RequestServer
 from streams.config import load_config
 from streams.events import LLMRequest
-from streams.provider_directory import build_directory
-from streams.settings import ProviderCredentials
+from streams.agents.provider_directory import build_directory
+from streams.config.settings import ProviderCredentials
 
 CONFIG = load_config()
 
@@ -61,7 +61,7 @@ async def test_quick_degradation_in_development_means_no_retries_on_one_model():
     ([], None),
 ])
 async def test_the_cache_and_deduplication_strategies_switch_sharing_on_and_off(strategies, expected):
-    from streams.cache_gate import CacheGate
+    from streams.agents.cache_gate import CacheGate
 
     controls = CONFIG.cost_controls.model_copy(update={"cost_optimization_strategies": strategies})
     config = CONFIG.model_copy(update={"cost_controls": controls})
@@ -90,7 +90,7 @@ async def test_the_cache_and_deduplication_strategies_switch_sharing_on_and_off(
 ])
 def test_when_nothing_is_left_the_code_says_whose_doing_it_is(excluded, limited, rate_limited, code):
     from streams.agents.serve import _nothing_left
-    from streams.openai_format import status_for
+    from streams.ingress.openai_format import status_for
 
     error = _nothing_left(excluded, limited=frozenset(limited), rate_limited=rate_limited)
     assert error.code == code and all(reason in error.message for reason in excluded.values())

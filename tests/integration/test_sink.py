@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from analytics import ChdbStore, SinkConfig, StoreError, TelemetrySink, apply_migrations
-from streams.kafka_admin import ensure_topics
+from streams.kafka.admin import ensure_topics
 from tests.support.clock import iso, yesterday_at
 from tests.support.kafka_io import produce
 

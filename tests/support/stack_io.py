@@ -11,9 +11,9 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 
-from streams.devstack import DevStack
+from streams.cli.devstack import DevStack
 from streams.events import LLMRequest, LLMResponse
-from streams.reply_client import ReplyClient
+from streams.client.reply_client import ReplyClient
 
 __all__ = ["ask", "cluster_view", "wait_for", "where_tasks_wait"]
 
@@ -47,7 +47,7 @@ def wait_for(check: Callable[[], object], what: str, timeout: float = 20.0,
 
 
 def where_tasks_wait(dev: DevStack, role: str = "worker", *, frames: int = 4) -> str:
-    """For a failure message: ask `role` for its stacks (SIGUSR1, streams/stacks.py) and count its tasks
+    """For a failure message: ask `role` for its stacks (SIGUSR1, streams/app/stacks.py) and count its tasks
     by the innermost `frames` frames they wait in. The whole dump stays in its log."""
     log = dev.log_dir / f"{role}.log"
     start = log.stat().st_size

@@ -41,8 +41,84 @@ def test_folders_import_only_what_the_layout_allows(folder, allowed):
 
 def test_streams_imports_analytics_only_from_the_cli():
     for path, names in _imports("streams").items():
-        if path != "streams/cli.py":
+        if not path.startswith("streams/cli/"):
             assert "analytics" not in _top(names), path
+
+
+# streams/ is in rooms (streams/__init__.py draws them); each may import only the rooms listed here.
+# A request reads top to bottom: ingress or client, app, agents, routing, kafka.
+ROOMS = {
+    "cli": {"app", "agents", "ingress", "client", "kafka", "routing", "config", "events"},
+    "app": {"agents", "ingress", "client", "kafka", "routing", "config", "events"},
+    "agents": {"routing", "kafka", "config", "events"},
+    "ingress": {"client", "routing", "config", "events"},
+    "client": {"kafka", "routing", "config", "events"},
+    "kafka": {"config", "events"},
+    "routing": {"config", "events"},
+    "config": set(),
+    "events": set(),
+}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "streams" and len(parts) > 1 else None
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every module of streams/ -> the modules of streams/ it imports, anywhere in its body."""
+    def name_of(path: Path) -> str:
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name_of(path): path for path in (ROOT / "streams").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names if alias.name in modules)
+            elif isinstance(node, ast.ImportFrom) and node.module in modules:
+                # `from streams.kafka import topics` imports the submodule; `from streams.events import X`, the package
+                edges.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                             for a in node.names)
+        graph[module] = edges - {module}
+    return graph
+
+
+def test_every_module_of_streams_is_in_a_room():
+    for module in _module_graph():
+        assert module == "streams" or _room(module) in ROOMS, f"{module} is in no room of ROOMS"
+
+
+def test_rooms_import_only_the_rooms_below_them():
+    for module, imported in _module_graph().items():
+        room = _room(module)
+        for target in imported:
+            other = _room(target)
+            assert other == room or other in ROOMS.get(room, set()), f"{module} ({room}) imports {target} ({other})"
+
+
+def test_no_module_imports_itself_through_others():
+    graph = _module_graph()
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            raise AssertionError("import circle: " + " -> ".join(path[path.index(module):] + [module]))
+        if module in done:
+            return
+        for target in sorted(graph[module]):
+            visit(target, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+def test_no_module_is_much_over_400_lines():
+    for path in (ROOT / "streams").rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 420, path.relative_to(ROOT)
 
 
 def test_routing_is_pure():
@@ -50,7 +126,8 @@ def test_routing_is_pure():
         assert not (_top(names) & {"faust", "httpx", "aiokafka", "os", "time", "asyncio"}), path
 
 
-@pytest.mark.parametrize("package", ["providers", "analytics", "streams.routing", "streams.localkafka", "streams.agents"])
+@pytest.mark.parametrize("package", ["providers", "analytics", "streams.routing", "streams.kafka.localkafka", "streams.agents",
+                                     "streams.events", "streams.config", "streams.client", "streams.cli"])
 def test_each_package_exports_exactly_its_all(package):
     module = importlib.import_module(package)
     assert module.__all__, package

@@ -21,7 +21,7 @@ def test_config_check_reports_the_shipped_config():
 
 
 def test_the_authorizer_enforces_roles_once_any_key_exists():
-    from streams.auth import ApiKeys
+    from streams.ingress.auth import ApiKeys
 
     keys = ApiKeys([("analyst", ["analyst"], "k1"), ("operator", ["operator", "caller"], "k2")])
     check = keys.authorizer(open_when_empty=True)

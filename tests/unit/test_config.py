@@ -99,8 +99,8 @@ def test_a_missing_or_unreadable_file_is_a_config_error(tmp_path):
 
 
 def test_provider_keys_come_from_the_variable_or_from_the_file_it_names(tmp_path, monkeypatch):
-    from streams.keyring import KeyRing
-    from streams.settings import ProviderCredentials
+    from streams.config.keyring import KeyRing
+    from streams.config.settings import ProviderCredentials
 
     secret = tmp_path / "anthropic_key"
     secret.write_text("sk-ant-from-file\n")
@@ -149,7 +149,7 @@ def test_blocks_left_out_get_parsed_defaults():
 def test_the_router_builds_its_retries_and_breakers_from_the_config():
     from streams.agents.breakers import LocalBreakers
     from streams.agents.serve import breaker_policy, resilient_caller
-    from streams.cluster_state import ClusterState
+    from streams.agents.cluster_state import ClusterState
 
     config = load_config()
     caller = resilient_caller(config, ClusterState(LocalBreakers(breaker_policy(config))))

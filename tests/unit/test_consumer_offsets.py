@@ -1,13 +1,13 @@
-"""The workers' Faust consumer (streams/app.py): what it commits, and how it fetches."""
+"""The workers' Faust consumer (streams/app/faust_app.py): what it commits, and how it fetches."""
 
 from __future__ import annotations
 
 import pytest
 from faust.types import TP
 
-from streams.app import create_app
-from streams.settings import Settings
-from streams.topic_names import REQUESTS, SETTLEMENTS
+from streams.app.faust_app import create_app
+from streams.config.settings import Settings
+from streams.events.topic_names import REQUESTS, SETTLEMENTS
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""streams/stacks.py: where each task waits, frames only."""
+"""streams/app/stacks.py: where each task waits, frames only."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 
-from streams.stacks import dump_stacks
+from streams.app.stacks import dump_stacks
 
 SECRET = "sk-sentinel-never-dumped"
 

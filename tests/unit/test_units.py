@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from streams.units import parse_duration, parse_money
+from streams.config.units import parse_duration, parse_money
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -37,7 +37,7 @@ def test_bad_duration_is_refused(bad):
 def test_kafka_cluster_ids_never_start_with_a_dash():
     import base64
 
-    from streams.localkafka.broker import new_cluster_id
+    from streams.kafka.localkafka.broker import new_cluster_id
 
     ids = [new_cluster_id() for _ in range(5000)]
     assert not any(i.startswith("-") for i in ids)

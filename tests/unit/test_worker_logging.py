@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import faust
 import pytest
 
-from streams.worker import _Worker
+from streams.app.worker import _Worker
 
 
 @pytest.fixture

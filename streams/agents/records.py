@@ -1,0 +1,77 @@
+"""What a served request leaves on the record: the route decision, each attempt, and the completed request.
+
+Metadata only, unless security_configuration says request_logging: full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from providers import Usage
+from streams.events import Attempt, AttemptCompleted, LLMRequest, LLMResponse, RequestCompleted, RouteDecided
+from streams.routing.scoring import Ranking
+
+__all__ = ["Records"]
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    environment: str
+    log_text: bool  # request_logging: full
+
+    def decided(self, request: LLMRequest, response: LLMResponse, ranking: Ranking, reason: str,
+                 excluded: dict[str, str]) -> RouteDecided:
+        return RouteDecided(
+            request_id=request.request_id, decided_at=response.responded_at, environment=self.environment,
+            task_type=request.task_type, agent_context=request.agent_context or "", reason=reason,
+            candidates=list(ranking.order), chosen_model=response.model or "", excluded=excluded,
+            scores={m: ranking.scores[m] for m in (*ranking.order, *ranking.degrade, *excluded) if m in ranking.scores},
+            **self.who(request),
+        )
+
+    @staticmethod
+    def who(request: LLMRequest) -> dict[str, str]:
+        meta = request.metadata
+        return {"tenant": str(meta.get("tenant") or meta.get("team") or ""), "user": str(meta.get("user") or "")}
+
+    def attempt(self, request: LLMRequest, number: int, at: datetime, attempt: Attempt, simulated: bool, *,
+                 ttft_ms: float | None = None, usage: Usage | None = None, cost: float = 0.0) -> AttemptCompleted:
+        usage = usage or Usage()
+        return AttemptCompleted(
+            attempt_id=f"{request.request_id}:{number}", request_id=request.request_id, attempt=number, started_at=at,
+            environment=self.environment, task_type=request.task_type, agent_context=request.agent_context or "",
+            model=attempt.model, provider=attempt.provider,
+            status=attempt.status, error_code=attempt.error_code or "", latency_ms=attempt.latency_ms, ttft_ms=ttft_ms,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=cost, simulated=simulated,
+            **self.who(request),
+        )
+
+    def completed(self, request: LLMRequest, response: LLMResponse) -> RequestCompleted:
+        text = {}
+        if self.log_text:  # only when security_configuration says request_logging: full
+            text = {"prompt_text": "\n".join(m.content for m in request.chat_messages()),
+                    "completion_text": response.content or ""}
+        return RequestCompleted(
+            request_id=request.request_id,
+            created_at=request.created_at,
+            responded_at=response.responded_at,
+            task_type=request.task_type,
+            agent_context=request.agent_context or "",
+            environment=self.environment,
+            model=response.model or "",
+            provider=response.provider or "",
+            status=response.status,
+            attempts=len(response.attempts),
+            fallback_used=len(response.attempts) > 1 and response.status == "ok",
+            cache_hit=response.cache_hit,
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            cost_usd=response.cost_usd,
+            ttft_ms=response.latency_ms.ttft,
+            total_ms=response.latency_ms.total,
+            error_code=response.error.code if response.error else "",
+            simulated=response.simulated,
+            **self.who(request),
+            **text,
+        )

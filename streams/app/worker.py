@@ -1,0 +1,303 @@
+"""The worker process: the composition root for the Faust service. Wires config, providers and agents."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sys
+
+import faust
+from faust.types import TP
+
+from providers import make_client
+from streams.agents import RequestServer, register_router
+from streams.agents.breaker_keeper import register_breaker_keeper
+from streams.agents.breakers import ClusterBreakers
+from streams.agents.serve import breaker_policy
+from streams.app.faust_app import APP_ID, create_app
+from streams.agents.approvals import ApprovalGate
+from streams.kafka.broadcast import BroadcastReader
+from streams.agents.cluster_state import ClusterState
+from streams.agents.budget_keeper import register_budget_keeper
+from streams.agents.budget_gate import BudgetGate
+from streams.agents.cache_gate import CacheGate
+from streams.agents.cache_keeper import register_cache_keeper
+from streams.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    BudgetDecision,
+    BudgetRequest,
+    BudgetState,
+    CacheAnswer,
+    CacheRequest,
+    ControlCommand,
+    ModelHealth,
+    ModelOutcome,
+)
+from streams.ingress.auth import ApiKeys
+from streams.config import HugaiConfig, load_config
+from streams.ingress.http_api import register_http_api
+from streams.app.key_upkeep import register_key_upkeep
+from streams.config.keyring import KeyRing, aws_from_settings
+from streams.agents.provider_directory import build_directory
+from streams.app.queue_sampler import register_queue_sampler
+from streams.config.settings import ProviderCredentials, Settings, read_secret_env
+from streams.kafka.outbox import TransactionalOutbox
+from streams.kafka.side_channel import SideChannel
+from streams.events.topic_names import (
+    ANSWERED,
+    DLQ,
+    REQUESTS,
+    TELEMETRY,
+    APPROVALS,
+    BUDGET,
+    BUDGET_DECISIONS,
+    BUDGET_STATE,
+    CACHE,
+    CACHE_ANSWERS,
+    CONTROL,
+    MODEL_HEALTH,
+    OUTCOMES,
+)
+from streams.app.stacks import dump_stacks
+from streams.kafka.topics import Topics, create_topics
+
+__all__ = ["build_worker", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+# How often each owned partition of llm.requests has its commit frontier looked at (TransactionalOutbox.unstick).
+UNSTICK_EVERY_S = 5.0
+
+
+def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | None = None) -> faust.App:
+    config = config or load_config(settings.hugai_config)
+    app = create_app(settings, bootstrap)
+    topics = Topics(app, bootstrap)
+    client = make_client(
+        connect_timeout=config.http.connect_timeout.total_seconds(), read_timeout=config.http.read_timeout.total_seconds()
+    )
+    credentials = ProviderCredentials()
+    keys_for_providers = KeyRing(credentials, aws=aws_from_settings(settings.hugai_aws_secret_id, settings.aws_endpoint_url))
+    aws_error = _first_refresh(keys_for_providers)
+    directory = build_directory(config, credentials, client, keys_for_providers)
+    side = SideChannel(bootstrap)
+    state, approvals, budgets, cache, state_read = _cluster_state(app, topics, config, bootstrap, side)
+    server = RequestServer(config=config, directory=directory, environment=settings.hugai_env, state=state,
+                           approvals=approvals, budgets=budgets, cache=cache)
+    unpriced = server.warm_up()
+    keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
+    outbox = _outbox(app, bootstrap)
+    register_router(app, topics, server, outbox, concurrency=settings.hugai_agent_concurrency, ready=state_read)
+    register_breaker_keeper(app, topics, side, policy=breaker_policy(config))
+    register_budget_keeper(app, topics, side, config)
+    caching = config.response_caching
+    register_cache_keeper(app, topics, side, window_s=max(caching.ttl, caching.idempotency_ttl).total_seconds(),
+                          leader_timeout_s=caching.follow_timeout.total_seconds())
+
+    @app.task
+    async def announce() -> None:
+        # Logged from a task: Faust configures logging only when its worker starts.
+        log.info("processing guarantee: %s", settings.hugai_processing_guarantee)
+        log.info("HTTP API keys configured: %d", len(keys))
+        for family, served_by in sorted(directory.families().items()):
+            log.info("provider family %s is served by %s", family, served_by)
+        if unpriced:
+            log.warning("no catalog price for %s; their calls are recorded at cost 0", ", ".join(unpriced))
+        if aws_error:
+            log.error("provider keys: AWS secret unreadable at start (%s); using environment and files", aws_error)
+
+    register_queue_sampler(app, topics, server, bootstrap=bootstrap, providers=sorted(directory.families()))
+    register_key_upkeep(app, topics, keys_for_providers, settings=settings,
+                        max_age=config.security_configuration.api_key_management.rotation_frequency)
+
+    _add_health(app, directory.families())
+    _add_cluster_page(app, state, approvals, budgets)
+
+    @app.on_before_shutdown.connect
+    async def _close_clients(sender: faust.App, **_: object) -> None:
+        await client.aclose()
+        await side.close()
+        await outbox.close()
+
+    register_http_api(app, bootstrap=bootstrap, keys=keys, models=list(config.models))
+    return app
+
+
+def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
+    def owns(partition: int) -> bool:
+        return TP(REQUESTS, partition) in app.consumer.assignment()
+
+    outbox = TransactionalOutbox(bootstrap, source_topic=REQUESTS, marker_topic=ANSWERED, group_id=APP_ID,
+                                 owns=owns, same_partition=frozenset({TELEMETRY, DLQ}))
+    app.committable_requests = outbox.committable  # the group commits llm.requests up to it (streams/app/faust_app.py)
+
+    @app.on_partitions_revoked.connect
+    async def _give_up(sender: faust.App, revoked: set[TP], **_: object) -> None:
+        for tp in revoked:
+            if tp.topic == REQUESTS:
+                outbox.revoked(tp.partition)
+
+    @app.on_partitions_assigned.connect
+    async def _take_over(sender: faust.App, assigned: set[TP], **_: object) -> None:
+        # Fence the last owner now, so its unfinished transaction is aborted and stops holding back
+        # readers, rather than when the partition's next request comes. Not awaited: a rebalance
+        # must not wait on it.
+        for tp in assigned:
+            if tp.topic == REQUESTS:
+                app.add_future(outbox.prepare(tp.partition))
+
+    async def read_again(partition: int, offset: int) -> None:
+        tp = TP(REQUESTS, partition)
+        if tp in app.consumer.assignment():
+            await app.consumer.seek(tp, offset)
+
+    @app.timer(UNSTICK_EVERY_S)
+    async def _unstick() -> None:
+        for tp in app.consumer.assignment():
+            if tp.topic == REQUESTS:
+                try:
+                    await outbox.unstick(tp.partition, read_again)
+                except Exception as exc:  # noqa: BLE001 - looked at again at the next tick
+                    log.warning("checking the commit of %s failed: %s", tp, type(exc).__name__)
+
+    return outbox
+
+
+def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstrap: str,
+                   side: SideChannel) -> tuple[ClusterState, ApprovalGate, BudgetGate, CacheGate, asyncio.Event]:
+    """Breakers and figures from the keeper, operators' commands, approval decisions, budgets: kept current."""
+    me = f"{socket.gethostname()}-{os.getpid()}"
+
+    async def send_outcome(outcome: ModelOutcome) -> None:
+        await side.send(OUTCOMES, outcome.model.encode(), outcome.to_bytes())
+
+    async def publish_approval(request_id: str, event: ApprovalRequested | ApprovalDecided) -> None:
+        await side.send(APPROVALS, request_id.encode(), event.to_bytes(), wait=True)
+
+    async def ask_budget(request: BudgetRequest) -> None:
+        await side.send(BUDGET, request.request_id.encode(), request.to_bytes())
+
+    state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
+    approvals = ApprovalGate(config.human_oversight, publish_approval)
+    budgets = BudgetGate(me=me, send=ask_budget)
+
+    async def send_cache(request: CacheRequest) -> None:
+        await side.send(CACHE, request.key.encode(), request.to_bytes(), wait=request.kind != "lookup")
+
+    cache = CacheGate(me=me, send=send_cache, follow_timeout_s=config.response_caching.follow_timeout.total_seconds())
+
+    def apply(topic: str, key: bytes | None, value: bytes | None) -> None:
+        if value is None:
+            return
+        if topic == MODEL_HEALTH:
+            state.apply_health(ModelHealth.model_validate_json(value))
+        elif topic == CONTROL:
+            command = ControlCommand.model_validate_json(value)
+            state.apply_control(command)
+            log.info("operator %s: %s %s (%s)", command.actor, command.action, command.target, command.reason)
+        elif topic == APPROVALS and b'"approval_decided"' in value:
+            approvals.apply(ApprovalDecided.model_validate_json(value))
+        elif topic == BUDGET_STATE:
+            budgets.apply_state(BudgetState.model_validate_json(value))
+        elif topic == BUDGET_DECISIONS:
+            budgets.apply_decision(BudgetDecision.model_validate_json(value))
+        elif topic == CACHE_ANSWERS:
+            cache.apply(CacheAnswer.model_validate_json(value))
+
+    reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE], apply)
+    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS, CACHE_ANSWERS], apply, from_end=True)
+    ready = asyncio.Event()
+
+    @app.task
+    async def connect_side_channel() -> None:
+        await side.start()
+
+    @app.task
+    async def follow_cluster_state() -> None:
+        await asyncio.gather(reader.run(), answers.run())
+
+    @app.task
+    async def both_ready() -> None:
+        await reader.ready.wait()
+        await answers.ready.wait()
+        ready.set()
+
+    @app.on_before_shutdown.connect
+    async def _stop_readers(sender: faust.App, **_: object) -> None:
+        reader.stop()
+        answers.stop()
+
+    return state, approvals, budgets, cache, ready
+
+
+def _first_refresh(keys: KeyRing) -> str | None:
+    """Load the AWS secret before the directory decides which families have keys."""
+    try:
+        keys.refresh()
+    except Exception as exc:  # noqa: BLE001 - any AWS failure leaves the other sources working
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return None
+
+
+def _add_health(app: faust.App, families: dict[str, str]) -> None:
+    state = {"ready": False}
+
+    @app.on_rebalance_complete.connect
+    async def _ready(sender: faust.App, **_: object) -> None:
+        state["ready"] = True
+
+    @app.page("/healthz")
+    async def healthz(web, request):  # noqa: ANN001 - Faust's view signature
+        body = {"ready": state["ready"], "providers": families}
+        return web.json(body, status=200 if state["ready"] else 503)
+
+
+def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate, budgets: BudgetGate) -> None:
+    """What this worker believes of the cluster: for operators, and for tests that compare workers."""
+
+    @app.page("/cluster")
+    async def cluster(web, request):  # noqa: ANN001 - Faust's view signature
+        breakers = state.breakers
+        overrides = state.overrides
+        return web.json({
+            "worker": breakers.me if isinstance(breakers, ClusterBreakers) else "local",
+            "breakers": breakers.describe() if isinstance(breakers, ClusterBreakers) else {},
+            "overrides": {"forced_breakers": overrides.forced_breakers, "disabled_models": sorted(overrides.disabled_models),
+                          "disabled_providers": sorted(overrides.disabled_providers), "pins": overrides.pins},
+            "commands_applied": state.commands_applied,
+            "approvals_waiting": approvals.waiting,
+            "budgets": {key: {"budget": w.budget, "limit_usd": w.limit_usd, "spent_usd": w.spent_usd,
+                              "reserved_usd": w.reserved_usd} for key, w in budgets.windows.items()},
+            "budget_reservations": budgets.wait_summary(),
+        })
+
+
+class _Worker(faust.Worker):
+    """Faust's worker without its terminal spinner, and with a stack dump that prints no variables.
+
+    At warn and above, Faust sets the root logger to DEBUG so that every record turns the spinner:
+    aiokafka's and Faust's debug records were then built and thrown away, 5-8% of the worker's CPU
+    in `hugai-llm bench` (py-spy). The level asked for is the level that stands.
+    """
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+
+    def _on_sigusr1(self) -> None:
+        """`kill -USR1 <pid>`: where every thread and task waits, on stderr; without local variables,
+        which mode's own dump prints and which may hold provider keys (streams/app/stacks.py)."""
+        dump_stacks(sys.stderr, self.loop)
+
+
+def run_worker(settings: Settings, bootstrap: str) -> None:
+    """Run until SIGTERM or Ctrl-C. Topics are created first: Faust only creates its own."""
+    app = build_worker(settings, bootstrap)
+    # Faust's worker uses the current event loop, so prepare topics on that same loop.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions))
+    worker = _Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
+    worker.execute_from_commandline()

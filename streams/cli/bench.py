@@ -1,0 +1,249 @@
+"""`hugai-llm bench`: drive the running stack through Kafka and measure what the router adds.
+
+It starts a stack (its own broker unless KAFKA_BOOTSTRAP_SERVERS is set, one worker, the sink)
+whose OpenAI models are served by an OpenAI-compatible server: its own, answering after a set
+latency, or the one at --provider-url. Requests go to llm.requests at a fixed rate or as fast as a
+window of BENCH_WINDOW in flight allows, and come back on a reply topic. The same load runs for
+--warmup seconds first, not counted: a fresh broker's JIT compiler alone took over half a core for
+its first seconds, which a router that has been running does not pay.
+
+Reported:
+  throughput_rps     responses per second over the run
+  added_latency_ms   p50/p95/p99 of (answered - sent) minus the time the provider took (the attempts)
+  rss_mb             the worker's peak resident memory
+  sink_lag_s         after the last answer, how long until the sink had committed every telemetry event
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from streams.config import DEFAULT_CONFIG_PATH
+from streams.cli.devstack import DevStack
+from streams.events import LLMRequest
+from streams.kafka.admin import group_lag
+from streams.kafka.localkafka import free_port
+from streams.client.reply_client import ReplyClient
+from streams.config.settings import Settings
+from streams.events.topic_names import TELEMETRY
+
+__all__ = ["BenchResult", "run_bench", "OpenAIStub"]
+
+BENCH_WINDOW = 2000  # requests in flight at most when saturating
+
+
+class OpenAIStub:
+    """A minimal OpenAI-compatible chat completions server on its own thread and event loop."""
+
+    def __init__(self, latency_ms: float):
+        self.latency_s = latency_ms / 1000
+        self.port = free_port()
+        self.calls = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        return web.json_response({
+            "id": f"chatcmpl-{self.calls}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "bench"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
+        })
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(runner.setup())
+        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> OpenAIStub:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+@dataclass
+class BenchResult:
+    mode: str
+    duration_s: float
+    sent: int
+    answered: int
+    errors: int
+    throughput_rps: float
+    added_latency_ms: dict[str, float]
+    rss_mb: float
+    sink_lag_s: float
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+
+def bench_config(directory: Path) -> Path:
+    """The shipped config with nothing that would throttle a benchmark: no client-side rate limits,
+    budgets far away, no cache (every prompt differs anyway)."""
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    for provider in raw.get("providers", {}).values():
+        provider.pop("rate_limits", None)
+    raw["cost_controls"]["daily_budgets"] = {name: "$1000000" for name in raw["cost_controls"]["daily_budgets"]}
+    raw["cost_controls"]["monthly_limits"] = {"total_budget": "$10000000", "provider_caps": {}}
+    raw["cost_controls"]["cost_optimization_strategies"] = []
+    path = directory / "bench-models.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}
+
+
+async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sample: Callable[[], None]) -> tuple:
+    sent_at: dict[str, float] = {}
+    added: list[float] = []
+    errors = 0
+    run = uuid.uuid4().hex[:8]
+    async with ReplyClient(bootstrap) as client:
+        window = asyncio.Semaphore(BENCH_WINDOW)
+        pending: list[asyncio.Future] = []
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            request = LLMRequest(request_id=f"bench-{run}-{i}", task_type="code_generation",
+                                 prompt=f"bench request {i}", max_tokens=8)
+            sent_at[request.request_id] = time.perf_counter()
+            (future,) = (await client.publish([request])).values()
+            response = await future
+            elapsed_ms = (time.perf_counter() - sent_at[request.request_id]) * 1000
+            if response.status != "ok":
+                errors += 1
+            added.append(elapsed_ms - sum(a.latency_ms for a in response.attempts))
+
+        async def guarded(i: int) -> None:
+            try:
+                await one(i)
+            finally:
+                window.release()
+
+        started = time.perf_counter()
+        i = 0
+        last_sample = 0.0
+        while (now := time.perf_counter()) - started < duration_s:
+            if rate is not None:
+                due = started + i / rate
+                if due > now:
+                    await asyncio.sleep(due - now)
+            await window.acquire()
+            pending.append(asyncio.ensure_future(guarded(i)))
+            i += 1
+            if now - last_sample > 0.5:
+                sample()
+                last_sample = now
+        await asyncio.wait_for(asyncio.gather(*pending), timeout=120)
+        elapsed = time.perf_counter() - started
+    return i, len(added), errors, elapsed, added
+
+
+def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: float, provider_url: str | None,
+              warmup_s: float = 10.0, progress: Callable[[str], None] = lambda line: None) -> BenchResult:
+    notes = [f"after {warmup_s:g} s of the same load, not counted"] if warmup_s else ["no warm-up: a cold stack"]
+    with tempfile.TemporaryDirectory(prefix="hugai-bench-") as tmp, \
+            (OpenAIStub(provider_latency_ms) if provider_url is None else _Nothing()) as stub:
+        base_url = provider_url or stub.base_url
+        if provider_url:
+            notes.append(f"provider at {provider_url}; --provider-latency-ms does not apply")
+        env = {"HUGAI_DATA_DIR": tmp, "HUGAI_CONFIG": str(bench_config(Path(tmp))), "OPENAI_API_KEY": "bench",
+               "OPENAI_BASE_URL": base_url, "HUGAI_LOG_LEVEL": "warn"}
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            stack = DevStack(Settings(), kafka_port=free_port(), http_port=free_port(), reports_port=free_port())
+            progress("starting the stack...")
+            stack.start()
+            try:
+                pid = stack.children["worker"].pid
+                peak = {"rss": _rss_mb(pid)}
+
+                def sample() -> None:
+                    peak["rss"] = max(peak["rss"], _rss_mb(pid))
+
+                load = 'saturation' if rate is None else f'{rate:g} requests/s'
+                if warmup_s:
+                    progress(f"warming up: {load} for {warmup_s:g} s...")
+                    asyncio.run(_drive(stack.bootstrap, rate=rate, duration_s=warmup_s, sample=sample))
+                progress(f"driving {load} for {duration_s:g} s...")
+                sent, answered, errors, elapsed, added = asyncio.run(
+                    _drive(stack.bootstrap, rate=rate, duration_s=duration_s, sample=sample))
+                sample()
+                progress("waiting for the sink to catch up...")
+                caught_up = time.perf_counter()
+                while asyncio.run(group_lag(stack.bootstrap, "hugai-llm-sink", TELEMETRY)) > 0:
+                    if time.perf_counter() - caught_up > 120:
+                        notes.append("the sink had not caught up after 120 s")
+                        break
+                    time.sleep(0.1)
+                sink_lag = time.perf_counter() - caught_up
+            finally:
+                stack.stop()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    return BenchResult(mode="saturate" if rate is None else f"rate {rate:g}/s", duration_s=round(elapsed, 3),
+                       sent=sent, answered=answered, errors=errors, throughput_rps=round(answered / elapsed, 1),
+                       added_latency_ms=_percentiles(added), rss_mb=round(peak["rss"], 1),
+                       sink_lag_s=round(sink_lag, 3), notes=notes)
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

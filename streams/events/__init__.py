@@ -1,0 +1,60 @@
+"""The wire events: JSON, UTF-8, one pydantic model each. Any Kafka client can speak them.
+
+LLMRequest      on llm.requests, keyed by request_id
+LLMResponse     on llm.responses (or the request's reply_to topic), keyed by request_id
+RequestCompleted on llm.telemetry: the metadata-only record of one response, for ClickHouse
+AttemptCompleted on llm.telemetry: one provider call
+RouteDecided    on llm.telemetry: the candidates considered and the one chosen
+FeedbackGiven   on llm.feedback: a human's or a system's verdict on one response
+DeadLetter      on llm.requests.dlq: an event we could not serve, with the reason
+
+Each module holds the events of one producer: requests (services), responses (the request agent),
+telemetry (workers and keepers, for ClickHouse), keepers (workers and keepers to each other),
+operators (the CLI). topic_names holds the topics they travel on.
+"""
+
+from streams.events.base import Event, reply_topic_problem, utcnow
+from streams.events.keepers import (BudgetDecision, BudgetRequest, BudgetState, CacheAnswer, CacheRequest, ModelHealth,
+                                    ModelOutcome)
+from streams.events.operators import CONTROL_ACTIONS, ApprovalDecided, ApprovalRequested, ControlCommand
+from streams.events.requests import (ChatMessage, FeedbackGiven, InvalidRequest, LLMRequest, PerformanceRequirements,
+                                     parse_request)
+from streams.events.responses import Attempt, DeadLetter, ErrorInfo, Latency, LLMResponse, TokenUsage
+from streams.events.telemetry import (AttemptCompleted, BreakerChanged, BudgetThreshold, KeyRotationDue, QueueDepthSampled,
+                                      RequestCompleted, RouteDecided)
+
+__all__ = [
+    "ChatMessage",
+    "PerformanceRequirements",
+    "LLMRequest",
+    "TokenUsage",
+    "Latency",
+    "Attempt",
+    "ErrorInfo",
+    "LLMResponse",
+    "RequestCompleted",
+    "AttemptCompleted",
+    "RouteDecided",
+    "FeedbackGiven",
+    "KeyRotationDue",
+    "QueueDepthSampled",
+    "BreakerChanged",
+    "ModelOutcome",
+    "ModelHealth",
+    "ControlCommand",
+    "CONTROL_ACTIONS",
+    "ApprovalRequested",
+    "ApprovalDecided",
+    "CacheRequest",
+    "CacheAnswer",
+    "BudgetRequest",
+    "BudgetDecision",
+    "BudgetThreshold",
+    "BudgetState",
+    "DeadLetter",
+    "InvalidRequest",
+    "parse_request",
+    "utcnow",
+    "Event",
+    "reply_topic_problem",
+]

@@ -1,0 +1,120 @@
+"""What workers and the keepers say to each other: outcomes and health, cache, budget reservations and state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, JsonValue
+
+from streams.events.base import Event, utcnow
+
+__all__ = ["ModelOutcome", "ModelHealth", "CacheRequest", "CacheAnswer", "BudgetRequest", "BudgetDecision", "BudgetState"]
+
+
+class ModelOutcome(Event):
+    """On llm.outcomes, keyed by model: what the breaker keeper and the live figures are fed.
+
+    kind "call": one provider call ended (ok, or a retryable failure; a fatal error counts as ok,
+    since the provider answered). kind "probe_claim": a worker asks for a HALF_OPEN probe.
+    """
+
+    event_type: Literal["model_outcome"] = "model_outcome"
+    model: str
+    worker: str
+    at: float  # epoch seconds
+    kind: Literal["call", "probe_claim"] = "call"
+    ok: bool = True
+    probe: bool = False
+    latency_ms: float = 0.0
+    output_tokens: int = 0
+
+
+class ModelHealth(Event):
+    """On llm.model-health (compacted), keyed by model: the keeper's view, read by every worker.
+
+    `figures` are the live numbers of the current window: calls, ok, p50_ms, p95_ms, tokens_per_s.
+    """
+
+    model: str
+    at: float
+    state: Literal["open", "half_open", "closed"] = "closed"
+    failures: int = 0
+    opened_at: float | None = None
+    probe_holder: str | None = None
+    probe_granted_at: float | None = None
+    figures: dict[str, float] = {}
+
+
+class CacheRequest(Event):
+    """On llm.cache, keyed by cache key (so one keeper per key): look up, store or abandon an answer.
+
+    lookup: is there an answer (hit), one being made (follow: wait for it), or nothing (lead: make it)?
+    store: the leader's answer, for its followers and, with a ttl, for later lookups.
+    abandon: the leader got no answer; its followers make their own.
+    """
+
+    kind: Literal["lookup", "store", "abandon"]
+    key: str
+    request_id: str
+    worker: str
+    ttl_s: float = 0.0  # how long a stored answer serves later lookups; 0: only the requests waiting now
+    answer: dict[str, JsonValue] | None = None
+
+
+class CacheAnswer(Event):
+    """On llm.cache-answers: hit (with the answer), lead (make it), follow (an identical request is making
+    it: wait for a second answer), or serve (that leader gave up: make your own)."""
+
+    request_id: str
+    worker: str
+    verdict: Literal["hit", "lead", "follow", "serve"]
+    answer: dict[str, JsonValue] | None = None
+    first_request_id: str | None = None
+
+
+class BudgetRequest(Event):
+    """For the budget keeper, keyed by request_id; one partition per topic, so one keeper sees them in order.
+
+    reserve (on llm.budget): hold `amount` against every budget window the call touches, before the call.
+    settle (on llm.budget-settlements, in the answer's transaction): the call ended; `amount` is what
+    it cost (0 when it failed), and the hold is released.
+    """
+
+    event_type: Literal["budget_request"] = "budget_request"
+    kind: Literal["reserve", "settle"]
+    request_id: str
+    model: str
+    provider: str
+    worker: str
+    at: datetime = Field(default_factory=utcnow)
+    amount: float = Field(ge=0)
+    # One per provider call, shared by its reservation and its settlement (they name the same hold).
+    call_id: str = Field(min_length=1)
+
+    @property
+    def hold_id(self) -> str:
+        return f"{self.request_id}|{self.model}|{self.call_id}"
+
+
+class BudgetDecision(Event):
+    """On llm.budget-decisions: the keeper's answer to a reservation. `refusal` names the budget."""
+
+    request_id: str
+    model: str
+    worker: str
+    granted: bool
+    refusal: str | None = None
+    # Refused only because of holds not yet settled: spend alone leaves room, so asking again soon may fit.
+    held_back: bool = False
+
+
+class BudgetState(Event):
+    """On llm.budget-state (compacted), keyed by window key: spend and holds, for every worker and the tests."""
+
+    key: str
+    budget: str
+    limit_usd: float
+    spent_usd: float
+    reserved_usd: float
+    at: float

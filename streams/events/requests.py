@@ -1,0 +1,125 @@
+"""What services send: requests on llm.requests and feedback on llm.feedback."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
+
+from streams.events.base import Event, RequestId, reply_topic_problem, utcnow
+
+__all__ = ["ChatMessage", "PerformanceRequirements", "LLMRequest", "FeedbackGiven", "InvalidRequest", "parse_request"]
+
+
+class ChatMessage(Event):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class PerformanceRequirements(Event):
+    max_latency: float | None = Field(default=None, gt=0, description="seconds")
+    min_quality: float | None = Field(default=None, ge=0, le=1)
+
+
+class LLMRequest(Event):
+    request_id: RequestId
+    created_at: datetime = Field(default_factory=utcnow)
+    task_type: str = Field(min_length=1, max_length=128)
+    messages: list[ChatMessage] | None = None
+    prompt: str | None = None
+    agent_context: str | None = None
+    preferred_model: str | None = None
+    fallback_models: list[str] = []
+    quality_threshold: float | None = Field(default=None, ge=0, le=1)
+    max_cost_per_request: float | None = Field(default=None, ge=0)
+    performance_requirements: PerformanceRequirements | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    metadata: dict[str, JsonValue] = {}
+    reply_to: str | None = None
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to_is_a_topic(cls, value: str | None) -> str | None:
+        if value is not None and (problem := reply_topic_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> LLMRequest:
+        if not self.messages and not self.prompt:
+            raise ValueError("one of 'messages' or 'prompt' is required")
+        if self.messages and self.prompt:
+            raise ValueError("give 'messages' or 'prompt', not both")
+        return self
+
+    def chat_messages(self) -> list[ChatMessage]:
+        return self.messages or [ChatMessage(role="user", content=self.prompt or "")]
+
+
+class FeedbackGiven(Event):
+    event_type: Literal["feedback_given"] = "feedback_given"
+    request_id: RequestId
+    given_at: datetime = Field(default_factory=utcnow)
+    human_satisfaction_rating: int | None = Field(default=None, ge=1, le=5)
+    output_relevance_score: float | None = Field(default=None, ge=0, le=1)
+    task_success: bool | None = None
+    source: str = "cli"
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FeedbackGiven:
+        if self.human_satisfaction_rating is None and self.output_relevance_score is None and self.task_success is None:
+            raise ValueError("feedback needs a rating, a relevance score or a success verdict")
+        return self
+
+
+class InvalidRequest(ValueError):
+    """A request event that cannot be served. Holds what could be salvaged to answer it."""
+
+    def __init__(self, reason: str, *, request_id: str | None = None, reply_to: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.request_id = request_id
+        self.reply_to = reply_to
+
+
+def parse_request(raw: bytes | None) -> LLMRequest:
+    """Bytes from llm.requests -> LLMRequest, or InvalidRequest with a reason that names the problem."""
+    if not raw:
+        raise InvalidRequest("empty event: expected a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"payload is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        data: Any = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidRequest(f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"payload must be a JSON object, got {type(data).__name__}")
+    request_id = data.get("request_id") if isinstance(data.get("request_id"), str) and data.get("request_id") else None
+    reply_to = data.get("reply_to")
+    if not isinstance(reply_to, str) or reply_topic_problem(reply_to):
+        reply_to = None
+    try:
+        return LLMRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(_describe(exc), request_id=request_id, reply_to=reply_to) from None
+    except RecursionError:
+        raise InvalidRequest("payload is nested too deeply", request_id=request_id, reply_to=reply_to) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        parts.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "invalid request: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

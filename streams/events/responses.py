@@ -1,0 +1,75 @@
+"""What the request agent sends back: a response per request, or a dead letter for an event it cannot serve."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from streams.events.base import Event, RequestId, utcnow
+
+__all__ = ["TokenUsage", "Latency", "Attempt", "ErrorInfo", "LLMResponse", "DeadLetter"]
+
+
+class TokenUsage(Event):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Latency(Event):
+    ttft: float | None = None
+    total: float = 0.0
+
+
+class Attempt(Event):
+    model: str
+    provider: str
+    status: Literal["ok", "error"]
+    latency_ms: float
+    error_code: str | None = None
+
+
+class ErrorInfo(Event):
+    code: str
+    message: str
+
+
+class LLMResponse(Event):
+    request_id: RequestId
+    status: Literal["ok", "error", "rejected"]
+    model: str | None = None
+    provider: str | None = None
+    content: str | None = None
+    usage: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    latency_ms: Latency = Latency()
+    attempts: list[Attempt] = []
+    error: ErrorInfo | None = None
+    simulated: bool = False
+    # Answered from the response cache, or by an identical request in flight (then cost_usd is 0).
+    cache_hit: bool = False
+    responded_at: datetime = Field(default_factory=utcnow)
+
+
+class DeadLetter(Event):
+    reason: str
+    source_topic: str
+    partition: int
+    offset: int
+    received_at: datetime = Field(default_factory=utcnow)
+    request_id: str | None = None
+    # The original bytes, so nothing is lost and the event can be replayed once fixed.
+    payload_b64: str
+
+    @classmethod
+    def of(cls, raw: bytes, reason: str, *, topic: str, partition: int, offset: int, request_id: str | None) -> DeadLetter:
+        return cls(
+            reason=reason,
+            source_topic=topic,
+            partition=partition,
+            offset=offset,
+            request_id=request_id,
+            payload_b64=base64.b64encode(raw).decode("ascii"),
+        )

@@ -1,0 +1,29 @@
+"""The names of our topics, in one place for the Faust declarations and the event validation."""
+
+REQUESTS = "llm.requests"
+RESPONSES = "llm.responses"
+TELEMETRY = "llm.telemetry"
+DLQ = "llm.requests.dlq"
+FEEDBACK = "llm.feedback"
+OUTCOMES = "llm.outcomes"  # keyed by model: what the breaker keeper is fed
+CACHE = "llm.cache"  # keyed by cache key: what the cache keeper is fed
+# Partition p holds the offsets of partition p of llm.requests that are answered (streams/kafka/outbox.py).
+ANSWERED = "llm.requests.answered"
+CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, CACHE)
+# One partition each: the budget keeper must see every reservation in one order.
+BUDGET = "llm.budget"  # reservations
+# Settlements, apart from reservations: they are written in the answers' transactions, and a
+# read_committed reader stops at a partition's first open transaction. On llm.budget they would
+# hold every reservation behind other requests' commits.
+SETTLEMENTS = "llm.budget-settlements"
+BUDGET_DECISIONS = "llm.budget-decisions"
+CACHE_ANSWERS = "llm.cache-answers"
+SINGLE_PARTITION_TOPICS = (BUDGET, SETTLEMENTS, BUDGET_DECISIONS, CACHE_ANSWERS)
+# Compacted, one partition, read whole by every worker (see streams/kafka/broadcast.py).
+MODEL_HEALTH = "llm.model-health"
+CONTROL = "llm.control"
+APPROVALS = "llm.approvals"
+BUDGET_STATE = "llm.budget-state"
+STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE)
+# A response sent to one of these would be read back as input.
+NOT_REPLY_TARGETS = frozenset({REQUESTS, ANSWERED, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *SINGLE_PARTITION_TOPICS, *STATE_TOPICS})

@@ -1,0 +1,92 @@
+"""Topic names and their Faust declarations. Values are raw bytes: events.py owns the JSON."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+
+from streams.kafka.admin import ensure_topics
+
+__all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "STATE_TOPICS", "Topics",
+           "create_topics"]
+
+from streams.events.topic_names import (
+    ANSWERED,
+    APPROVALS,
+    BUDGET,
+    BUDGET_DECISIONS,
+    BUDGET_STATE,
+    CACHE,
+    CACHE_ANSWERS,
+    SINGLE_PARTITION_TOPICS,
+    CONTROL,
+    CORE_TOPICS,
+    DLQ,
+    FEEDBACK,
+    MODEL_HEALTH,
+    OUTCOMES,
+    REQUESTS,
+    RESPONSES,
+    SETTLEMENTS,
+    STATE_TOPICS,
+    TELEMETRY,
+)
+
+# The state topics keep the last record per key for ever: a worker that starts reads them whole.
+COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+
+
+# The outbox finds the answered markers to read by the append time of the first request not yet
+# committed (streams/kafka/outbox.py): both topics take their timestamps from the broker.
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
+async def create_topics(bootstrap: str, *, partitions: int) -> None:
+    """Every topic the router reads or writes, before any consumer starts."""
+    await ensure_topics(bootstrap, [REQUESTS, ANSWERED], partitions=partitions, configs=APPEND_TIME)
+    await ensure_topics(bootstrap, [t for t in CORE_TOPICS if t != REQUESTS], partitions=partitions)
+    await ensure_topics(bootstrap, list(SINGLE_PARTITION_TOPICS), partitions=1)
+    await ensure_topics(bootstrap, list(STATE_TOPICS), partitions=1, configs=COMPACTED)
+
+
+class Topics:
+    """The app's topics, plus reply topics, created on first use and kept."""
+
+    def __init__(self, app: faust.App, bootstrap: str):
+        self._app = app
+        self._bootstrap = bootstrap
+        self.requests = self._declare(REQUESTS)
+        self.telemetry = self._declare(TELEMETRY)
+        self.outcomes = self._declare(OUTCOMES)
+        self.health = self._declare(MODEL_HEALTH)
+        self.control = self._declare(CONTROL)
+        self.approvals = self._declare(APPROVALS)
+        # The budget keeper reads both, on the same worker (one partition each, one topic group).
+        self.budget = self._app.topic(BUDGET, SETTLEMENTS, key_type=bytes, value_type=bytes, key_serializer="raw",
+                                      value_serializer="raw")
+        self.budget_decisions = self._declare(BUDGET_DECISIONS)
+        self.budget_state = self._declare(BUDGET_STATE)
+        self.cache = self._declare(CACHE)
+        self.cache_answers = self._declare(CACHE_ANSWERS)
+        self._replies: set[str] = {RESPONSES}
+        self._creating: dict[str, asyncio.Lock] = {}
+
+    def _declare(self, name: str) -> faust.TopicT:
+        return self._app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    async def reply_name(self, name: str | None) -> str:
+        """The topic a response goes to: the request's reply_to, else llm.responses.
+
+        A reply topic the client did not create is created here, once. Relying on the broker's
+        auto-creation is not enough: sends to a missing topic were seen to wait on metadata
+        without the topic ever being created.
+        """
+        name = name or RESPONSES
+        if name in self._replies:
+            return name
+        async with self._creating.setdefault(name, asyncio.Lock()):
+            if name not in self._replies:
+                await ensure_topics(self._bootstrap, [name], partitions=1)
+                self._replies.add(name)
+        return name

@@ -13,6 +13,7 @@ from analytics.store import ChdbStore
 from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import SENTINEL_KEY, config_file, running_stack
+from tests.support.clock import clear_of_midnight
 from tests.support.stack_io import ask, cluster_view, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -48,6 +49,7 @@ def test_a_reservation_at_a_steady_pace_costs_a_few_milliseconds(budgeted):
 
 def test_two_workers_never_spend_past_the_cap_and_every_sum_of_spend_agrees(budgeted):
     dev, run = budgeted, uuid.uuid4().hex[:6]
+    clear_of_midnight(180)  # one daily window: a burst across midnight would spend in two
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     key = f"daily:openai:{day}"
     # The broker outlives this module: earlier stacks may have spent today already (budgets persist).

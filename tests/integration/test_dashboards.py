@@ -48,7 +48,8 @@ def _seed(store: ChdbStore, *, troubled: bool) -> None:
     """Recent traffic; with troubled=True, every alert's trigger is in it. Times are taken now, at seeding:
     the alerts look back 5 to 10 minutes from the moment they run."""
     NOW = datetime.now(timezone.utc).replace(microsecond=0)  # noqa: N806
-    recent = NOW - timedelta(minutes=2)
+    # Today's, even just after midnight UTC: the daily budget alerts and gauges read today() only.
+    recent = max(NOW - timedelta(minutes=2), NOW.replace(hour=0, minute=0, second=0))
     spend = {"openai": 450.0 if troubled else 5.0, "anthropic": 350.0 if troubled else 3.0}
     latency = 20_000.0 if troubled else 500.0
     requests = [_request(f"spend-{p}", "gpt-4-turbo" if p == "openai" else "claude-3-haiku", p, cost, latency, recent)

@@ -7,6 +7,7 @@ that day is a week old, and a test that was right last week fails today. Fixture
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 
@@ -22,3 +23,13 @@ def iso(at: datetime) -> str:
     if at.microsecond:
         text += f".{at.microsecond // 1000:03d}"
     return text + "Z"
+
+
+def clear_of_midnight(seconds: float, *, sleep=time.sleep) -> None:  # noqa: ANN001 - injectable for its own test
+    """For a test whose assertions are about one UTC day's budget window: if the day ends within
+    `seconds`, wait for the next one to begin, so that the test does not depend on the time of day."""
+    now = datetime.now(timezone.utc)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    left = (midnight - now).total_seconds()
+    if left < seconds:
+        sleep(left + 1)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.config import DEFAULT_CONFIG_PATH
 from streams.cli.devstack import DevStack
-from streams.kafka.localkafka import LocalKafka, free_port
+from streams.config import DEFAULT_CONFIG_PATH
 from streams.config.settings import Settings
+from streams.kafka.localkafka import LocalKafka, free_port
 from tests.support.provider_server import ProviderServer
 
 SENTINEL_KEY = "sk-test-SENTINEL-never-log-me-4f1d"

@@ -21,10 +21,10 @@ import faust
 from streams.agents.breakers import breaker_changed
 from streams.agents.keeping import keep_each
 from streams.events import ModelHealth, ModelOutcome
-from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim
-from streams.kafka.side_channel import SideChannel
 from streams.events.topic_names import MODEL_HEALTH
+from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics
+from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim
 
 __all__ = ["register_breaker_keeper", "WINDOW_S", "LATENCY_BOUNDS_MS", "figures_of", "add_call"]
 

@@ -37,10 +37,10 @@ import faust
 from streams.agents.keeping import keep_each
 from streams.config import HugaiConfig
 from streams.events import BudgetDecision, BudgetRequest, BudgetState, BudgetThreshold
-from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_of, window_start, windows_for
-from streams.kafka.side_channel import SideChannel
 from streams.events.topic_names import BUDGET, BUDGET_DECISIONS, BUDGET_STATE, SETTLEMENTS
+from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics
+from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_of, window_start, windows_for
 
 __all__ = ["register_budget_keeper", "HOLD_TTL_S"]
 

@@ -19,8 +19,8 @@ import faust
 
 from streams.agents.keeping import keep_each
 from streams.events import CacheAnswer, CacheRequest
-from streams.kafka.side_channel import SideChannel
 from streams.events.topic_names import CACHE_ANSWERS
+from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics
 
 __all__ = ["register_cache_keeper"]

@@ -15,13 +15,13 @@ from providers import (
     AnthropicProvider,
     CohereProvider,
     GeminiProvider,
+    KeySource,
     OpenAIProvider,
     Provider,
     SimulatedProvider,
     local_provider,
 )
 from streams.config import HugaiConfig, ModelSpec
-from providers import KeySource
 from streams.config.keyring import KeyRing
 from streams.config.settings import ProviderCredentials
 

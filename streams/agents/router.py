@@ -19,8 +19,8 @@ from faust.types import EventT
 
 from streams.agents.serve import RequestServer
 from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, parse_request
-from streams.kafka.outbox import Output, TransactionalOutbox
 from streams.events.topic_names import DLQ, RESPONSES, SETTLEMENTS, TELEMETRY
+from streams.kafka.outbox import Output, TransactionalOutbox
 from streams.kafka.topics import Topics
 
 __all__ = ["register_router"]

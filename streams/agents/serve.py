@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,8 +24,16 @@ from providers import (
     Usage,
     cost_usd,
 )
-from streams.config import ModelSpec
-from streams.config import HugaiConfig
+from providers.ratelimit import RateLimiter
+from streams.agents.approvals import ApprovalGate
+from streams.agents.breakers import LocalBreakers
+from streams.agents.budget_gate import BudgetGate
+from streams.agents.cache_gate import CacheGate, cache_key
+from streams.agents.cluster_state import ClusterState
+from streams.agents.provider_directory import ProviderDirectory, Route
+from streams.agents.records import Records
+from streams.agents.resilience import BreakerRefused, ResilientCaller, breaker_policy, rate_limiters, resilient_caller
+from streams.config import HugaiConfig, ModelSpec
 from streams.events import (
     Attempt,
     AttemptCompleted,
@@ -39,15 +47,6 @@ from streams.events import (
     TokenUsage,
     utcnow,
 )
-from providers.ratelimit import RateLimiter
-from streams.agents.breakers import LocalBreakers
-from streams.agents.records import Records
-from streams.agents.resilience import BreakerRefused, ResilientCaller, breaker_policy, rate_limiters, resilient_caller
-from streams.agents.approvals import ApprovalGate
-from streams.agents.budget_gate import BudgetGate
-from streams.agents.cache_gate import CacheGate, cache_key
-from streams.agents.cluster_state import ClusterState
-from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.routing import RoutingError, plan_route
 from streams.routing.cost_efficiency import applies, cheapest_fit
 from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank

@@ -13,9 +13,9 @@ from datetime import timedelta
 
 import faust
 
-from streams.events import KeyRotationDue, utcnow
 from streams.config.keyring import KeyRing
 from streams.config.settings import Settings
+from streams.events import KeyRotationDue, utcnow
 from streams.kafka.topics import Topics
 
 __all__ = ["register_key_upkeep", "rotation_events"]

@@ -15,8 +15,8 @@ import faust
 from streams.agents.serve import RequestServer
 from streams.app.faust_app import APP_ID
 from streams.events import QueueDepthSampled, utcnow
-from streams.kafka.admin import group_lag
 from streams.events.topic_names import REQUESTS
+from streams.kafka.admin import group_lag
 from streams.kafka.topics import Topics
 
 __all__ = ["register_queue_sampler", "SAMPLE_EVERY_S"]

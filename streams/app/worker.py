@@ -13,17 +13,23 @@ from faust.types import TP
 
 from providers import make_client
 from streams.agents import RequestServer, register_router
+from streams.agents.approvals import ApprovalGate
 from streams.agents.breaker_keeper import register_breaker_keeper
 from streams.agents.breakers import ClusterBreakers
-from streams.agents.serve import breaker_policy
-from streams.app.faust_app import APP_ID, create_app
-from streams.agents.approvals import ApprovalGate
-from streams.kafka.broadcast import BroadcastReader
-from streams.agents.cluster_state import ClusterState
-from streams.agents.budget_keeper import register_budget_keeper
 from streams.agents.budget_gate import BudgetGate
+from streams.agents.budget_keeper import register_budget_keeper
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cache_keeper import register_cache_keeper
+from streams.agents.cluster_state import ClusterState
+from streams.agents.provider_directory import build_directory
+from streams.agents.resilience import breaker_policy
+from streams.app.faust_app import APP_ID, create_app
+from streams.app.key_upkeep import register_key_upkeep
+from streams.app.queue_sampler import register_queue_sampler
+from streams.app.stacks import dump_stacks
+from streams.config import HugaiConfig, load_config
+from streams.config.keyring import KeyRing, aws_from_settings
+from streams.config.settings import ProviderCredentials, Settings, read_secret_env
 from streams.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -36,21 +42,8 @@ from streams.events import (
     ModelHealth,
     ModelOutcome,
 )
-from streams.ingress.auth import ApiKeys
-from streams.config import HugaiConfig, load_config
-from streams.ingress.http_api import register_http_api
-from streams.app.key_upkeep import register_key_upkeep
-from streams.config.keyring import KeyRing, aws_from_settings
-from streams.agents.provider_directory import build_directory
-from streams.app.queue_sampler import register_queue_sampler
-from streams.config.settings import ProviderCredentials, Settings, read_secret_env
-from streams.kafka.outbox import TransactionalOutbox
-from streams.kafka.side_channel import SideChannel
 from streams.events.topic_names import (
     ANSWERED,
-    DLQ,
-    REQUESTS,
-    TELEMETRY,
     APPROVALS,
     BUDGET,
     BUDGET_DECISIONS,
@@ -58,10 +51,17 @@ from streams.events.topic_names import (
     CACHE,
     CACHE_ANSWERS,
     CONTROL,
+    DLQ,
     MODEL_HEALTH,
     OUTCOMES,
+    REQUESTS,
+    TELEMETRY,
 )
-from streams.app.stacks import dump_stacks
+from streams.ingress.auth import ApiKeys
+from streams.ingress.http_api import register_http_api
+from streams.kafka.broadcast import BroadcastReader
+from streams.kafka.outbox import TransactionalOutbox
+from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics, create_topics
 
 __all__ = ["build_worker", "run_worker"]

@@ -52,9 +52,9 @@ def report(
     from analytics.plot import plot_trends
     from analytics.queries import METRICS, TRENDS, UnknownMetric, run_metric, run_trend
     from analytics.report import rows_from_endpoint, to_csv, to_json, trend_from_endpoint
-    from streams.ingress.auth import key_for_role
     from streams.config.settings import read_secret_env
     from streams.config.units import parse_duration
+    from streams.ingress.auth import key_for_role
 
     if output not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, not {output!r}")
@@ -111,10 +111,9 @@ def feedback(
     success: Annotated[Optional[bool], typer.Option("--success/--failure", help="Did the response do the task?")] = None,
 ) -> None:
     """Publish feedback on a response to llm.feedback; the sink files it in ClickHouse."""
-    from pydantic import ValidationError
-
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
+    from pydantic import ValidationError
 
     from streams.events import FeedbackGiven
     from streams.kafka.topics import FEEDBACK
@@ -150,8 +149,8 @@ def erase(
     from analytics import StoreError
     from analytics.erase import erase_subject
     from analytics.report import erase_via_endpoint
-    from streams.ingress.auth import key_for_role
     from streams.config.settings import read_secret_env
+    from streams.ingress.auth import key_for_role
 
     if (tenant is None) == (user is None):
         raise fail("name exactly one subject: --tenant T or --user U")

@@ -30,14 +30,14 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from streams.config import DEFAULT_CONFIG_PATH
 from streams.cli.devstack import DevStack
+from streams.client.reply_client import ReplyClient
+from streams.config import DEFAULT_CONFIG_PATH
+from streams.config.settings import Settings
 from streams.events import LLMRequest
+from streams.events.topic_names import TELEMETRY
 from streams.kafka.admin import group_lag
 from streams.kafka.localkafka import free_port
-from streams.client.reply_client import ReplyClient
-from streams.config.settings import Settings
-from streams.events.topic_names import TELEMETRY
 
 __all__ = ["BenchResult", "run_bench", "OpenAIStub"]
 

@@ -119,8 +119,8 @@ def sink() -> None:
     """Run the ClickHouse sink (its own consumer group). Needs KAFKA_BOOTSTRAP_SERVERS."""
     from analytics import SinkConfig, StoreError, open_store
     from analytics.service import serve_sink
-    from streams.ingress.auth import ApiKeys
     from streams.config.settings import read_secret_env
+    from streams.ingress.auth import ApiKeys
     from streams.kafka.topics import APPROVALS, CONTROL, FEEDBACK, TELEMETRY
 
     settings = read_settings()

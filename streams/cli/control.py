@@ -42,8 +42,8 @@ def _run(coroutine):  # noqa: ANN001, ANN202
 
 def _command(action: str, target: str, reason: str, actor: str | None, model: str | None = None) -> None:
     from streams.events import ControlCommand
-    from streams.kafka.state_io import publish
     from streams.events.topic_names import CONTROL
+    from streams.kafka.state_io import publish
 
     if not reason.strip():
         raise fail("--reason must say why")
@@ -108,9 +108,9 @@ def control_unpin(task_type: str, reason: Reason, actor: Actor = None) -> None:
 def control_show() -> None:
     """What the operators' commands add up to now, as every worker applies them."""
     from streams.events import ControlCommand
-    from streams.routing.overrides import Overrides, apply_command
-    from streams.kafka.state_io import read_all
     from streams.events.topic_names import CONTROL
+    from streams.kafka.state_io import read_all
+    from streams.routing.overrides import Overrides, apply_command
 
     overrides = Overrides()
     for _, value in _run(read_all(_bootstrap(), CONTROL)):
@@ -125,8 +125,8 @@ def control_show() -> None:
 def _queue() -> dict[str, dict]:
     """request_id -> {"requested": ApprovalRequested, "decided": ApprovalDecided | None}"""
     from streams.events import ApprovalDecided, ApprovalRequested
-    from streams.kafka.state_io import read_all
     from streams.events.topic_names import APPROVALS
+    from streams.kafka.state_io import read_all
 
     queue: dict[str, dict] = {}
     for _, value in _run(read_all(_bootstrap(), APPROVALS)):
@@ -168,8 +168,8 @@ def approvals_list(
 
 def _decide(request_id: str, approved: bool, reason: str, actor: str | None) -> None:
     from streams.events import ApprovalDecided
-    from streams.kafka.state_io import publish
     from streams.events.topic_names import APPROVALS
+    from streams.kafka.state_io import publish
 
     entry = _queue().get(request_id)
     if entry is None or entry["requested"] is None:

@@ -9,9 +9,9 @@ from collections import defaultdict
 from rich.console import Console
 from rich.table import Table
 
+from streams.client.reply_client import ReplyClient
 from streams.config import HugaiConfig
 from streams.events import LLMRequest, LLMResponse
-from streams.client.reply_client import ReplyClient
 
 __all__ = ["demo_requests", "run_demo", "summary_table"]
 

@@ -16,9 +16,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.config.settings import Settings
 from streams.kafka.localkafka import LocalKafka
 from streams.kafka.localkafka.processes import die_with_parent, terminate
-from streams.config.settings import Settings
 from streams.kafka.topics import create_topics
 
 __all__ = ["DevStack", "StackError"]

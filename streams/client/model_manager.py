@@ -29,11 +29,11 @@ from typing import Any
 
 from rich.progress import Progress
 
-from streams.events import ErrorInfo, LLMRequest, LLMResponse, PerformanceRequirements
 from streams.client.reply_client import ReplyClient
-from streams.routing import DEFAULT_TASK_TYPE
 from streams.client.reply_client import ResponseTimeout as _ReplyTimeout
 from streams.config.settings import Settings
+from streams.events import ErrorInfo, LLMRequest, LLMResponse, PerformanceRequirements
+from streams.routing import DEFAULT_TASK_TYPE
 
 __all__ = ["ModelManager", "LLMError", "RequestRejected", "BudgetExceeded", "GenerationFailed", "ResponseTimeout"]
 

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
 from streams.events import LLMRequest, LLMResponse
-from streams.kafka.admin import ensure_topics
 from streams.events.topic_names import REQUESTS
+from streams.kafka.admin import ensure_topics
 
 __all__ = ["ReplyClient", "ResponseTimeout"]
 

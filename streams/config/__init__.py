@@ -4,8 +4,16 @@ Imports nothing else of streams: every other room may read it.
 """
 
 from streams.config.loading import load_config, parse_config
-from streams.config.schema import (DEFAULT_CONFIG_PATH, PROVIDER_FAMILIES, ConfigError, EnvironmentProfile, HugaiConfig,
-                                   HumanOversight, ModelSpec, RouteRule)
+from streams.config.schema import (
+    DEFAULT_CONFIG_PATH,
+    PROVIDER_FAMILIES,
+    ConfigError,
+    EnvironmentProfile,
+    HugaiConfig,
+    HumanOversight,
+    ModelSpec,
+    RouteRule,
+)
 
 __all__ = [
     "ConfigError",

@@ -14,14 +14,34 @@ operators (the CLI). topic_names holds the topics they travel on.
 """
 
 from streams.events.base import Event, reply_topic_problem, utcnow
-from streams.events.keepers import (BudgetDecision, BudgetRequest, BudgetState, CacheAnswer, CacheRequest, ModelHealth,
-                                    ModelOutcome)
+from streams.events.keepers import (
+    BudgetDecision,
+    BudgetRequest,
+    BudgetState,
+    CacheAnswer,
+    CacheRequest,
+    ModelHealth,
+    ModelOutcome,
+)
 from streams.events.operators import CONTROL_ACTIONS, ApprovalDecided, ApprovalRequested, ControlCommand
-from streams.events.requests import (ChatMessage, FeedbackGiven, InvalidRequest, LLMRequest, PerformanceRequirements,
-                                     parse_request)
+from streams.events.requests import (
+    ChatMessage,
+    FeedbackGiven,
+    InvalidRequest,
+    LLMRequest,
+    PerformanceRequirements,
+    parse_request,
+)
 from streams.events.responses import Attempt, DeadLetter, ErrorInfo, Latency, LLMResponse, TokenUsage
-from streams.events.telemetry import (AttemptCompleted, BreakerChanged, BudgetThreshold, KeyRotationDue, QueueDepthSampled,
-                                      RequestCompleted, RouteDecided)
+from streams.events.telemetry import (
+    AttemptCompleted,
+    BreakerChanged,
+    BudgetThreshold,
+    KeyRotationDue,
+    QueueDepthSampled,
+    RequestCompleted,
+    RouteDecided,
+)
 
 __all__ = [
     "ChatMessage",

@@ -18,9 +18,17 @@ import uuid
 import faust
 from aiohttp import web as aioweb
 
-from streams.ingress.auth import ApiKeys
-from streams.ingress.openai_format import AUTO, BadChatRequest, completion_body, error_body, status_for, stream_chunks, to_llm_request
 from streams.client.reply_client import ReplyClient, ResponseTimeout
+from streams.ingress.auth import ApiKeys
+from streams.ingress.openai_format import (
+    AUTO,
+    BadChatRequest,
+    completion_body,
+    error_body,
+    status_for,
+    stream_chunks,
+    to_llm_request,
+)
 
 __all__ = ["register_http_api", "HTTP_TIMEOUT_S"]
 

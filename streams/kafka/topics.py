@@ -19,7 +19,6 @@ from streams.events.topic_names import (
     BUDGET_STATE,
     CACHE,
     CACHE_ANSWERS,
-    SINGLE_PARTITION_TOPICS,
     CONTROL,
     CORE_TOPICS,
     DLQ,
@@ -29,6 +28,7 @@ from streams.events.topic_names import (
     REQUESTS,
     RESPONSES,
     SETTLEMENTS,
+    SINGLE_PARTITION_TOPICS,
     STATE_TOPICS,
     TELEMETRY,
 )

@@ -19,11 +19,11 @@ import httpx
 from streams.agents import RequestServer
 from streams.agents.breakers import ClusterBreakers
 from streams.agents.cluster_state import ClusterState
-from streams.config import load_config
-from streams.events import LLMRequest, ModelHealth
 from streams.agents.provider_directory import build_directory
-from streams.routing.breaker import BreakerPolicy
+from streams.config import load_config
 from streams.config.settings import ProviderCredentials
+from streams.events import LLMRequest, ModelHealth
+from streams.routing.breaker import BreakerPolicy
 
 CASES = {
     "task route": LLMRequest(request_id="b", task_type="code_generation", prompt="Write a parser " * 20),

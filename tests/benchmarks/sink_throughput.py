@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 
 from analytics import ChdbStore, SinkConfig, TelemetrySink, apply_migrations
+from streams.config.settings import Settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.localkafka import LocalKafka, free_port
-from streams.config.settings import Settings
 from tests.integration.test_sink import _events
 from tests.support.kafka_io import produce
 

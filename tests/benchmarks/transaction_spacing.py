@@ -21,9 +21,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from streams.config.settings import Settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.localkafka import LocalKafka, free_port
-from streams.config.settings import Settings
 
 PAUSES_MS = (0, 1, 2, 3, 4, 6)
 

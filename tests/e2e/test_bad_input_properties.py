@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.events import LLMResponse
 from streams.client.reply_client import ReplyClient
+from streams.events import LLMResponse
 from tests.conftest import CALLER_KEY
 
 pytestmark = pytest.mark.kafka

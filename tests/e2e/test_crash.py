@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer
 
 from analytics.store import ChdbStore
 from streams.cli.devstack import DevStack
-from streams.events import LLMRequest
 from streams.client.reply_client import ReplyClient
+from streams.events import LLMRequest
 from streams.events.topic_names import ANSWERED, REQUESTS, TELEMETRY
 from tests.conftest import own_broker, running_stack
 from tests.support.stack_io import cluster_view, wait_for

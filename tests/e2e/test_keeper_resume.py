@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.app.faust_app import APP_ID
 from streams.cli.devstack import DevStack
 from streams.events import BudgetRequest
-from streams.kafka.localkafka.processes import terminate
 from streams.events.topic_names import SETTLEMENTS
+from streams.kafka.localkafka.processes import terminate
 from tests.conftest import own_broker, running_stack
 from tests.support.kafka_io import produce
 from tests.support.stack_io import cluster_view, wait_for

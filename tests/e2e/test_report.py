@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from streams.events import LLMRequest
 from streams.client.reply_client import ReplyClient
+from streams.events import LLMRequest
 from tests.conftest import make_stack
 
 pytestmark = pytest.mark.kafka

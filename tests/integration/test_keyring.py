@@ -12,12 +12,12 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from streams.config import load_config
-from streams.app.key_upkeep import rotation_events
-from streams.config.keyring import AwsSecret, KeyRing
-from streams.kafka.localkafka import free_port
 from streams.agents.provider_directory import build_directory
+from streams.app.key_upkeep import rotation_events
+from streams.config import load_config
+from streams.config.keyring import AwsSecret, KeyRing
 from streams.config.settings import ProviderCredentials
+from streams.kafka.localkafka import free_port
 from tests.support.provider_server import ProviderServer
 
 AWS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}

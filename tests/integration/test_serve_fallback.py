@@ -7,13 +7,13 @@ import httpx
 from providers import OpenAIProvider
 from streams.agents import RequestServer
 from streams.agents.breakers import LocalBreakers
+from streams.agents.provider_directory import Route, build_directory
 from streams.agents.resilience import ResilientCaller
 from streams.config import load_config
+from streams.config.settings import ProviderCredentials
 from streams.events import LLMRequest
-from streams.agents.provider_directory import Route, build_directory
 from streams.routing.backoff import BackoffPolicy
 from streams.routing.breaker import BreakerPolicy
-from streams.config.settings import ProviderCredentials
 from tests.support.provider_server import ProviderServer
 
 

@@ -6,10 +6,10 @@ import httpx
 import pytest
 
 from streams.agents import RequestServer
-from streams.config import load_config
-from streams.events import LLMRequest
 from streams.agents.provider_directory import build_directory
+from streams.config import load_config
 from streams.config.settings import ProviderCredentials
+from streams.events import LLMRequest
 
 CONFIG = load_config()
 

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 
 from streams.cli.devstack import DevStack
-from streams.events import LLMRequest, LLMResponse
 from streams.client.reply_client import ReplyClient
+from streams.events import LLMRequest, LLMResponse
 
 __all__ = ["ask", "cluster_view", "wait_for", "where_tasks_wait"]
 

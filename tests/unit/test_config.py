@@ -148,8 +148,8 @@ def test_blocks_left_out_get_parsed_defaults():
 
 def test_the_router_builds_its_retries_and_breakers_from_the_config():
     from streams.agents.breakers import LocalBreakers
-    from streams.agents.serve import breaker_policy, resilient_caller
     from streams.agents.cluster_state import ClusterState
+    from streams.agents.resilience import breaker_policy, resilient_caller
 
     config = load_config()
     caller = resilient_caller(config, ClusterState(LocalBreakers(breaker_policy(config))))

@@ -5,7 +5,14 @@ import json
 import pytest
 
 from streams.events import ErrorInfo, LLMResponse, TokenUsage
-from streams.ingress.openai_format import BadChatRequest, completion_body, error_body, status_for, stream_chunks, to_llm_request
+from streams.ingress.openai_format import (
+    BadChatRequest,
+    completion_body,
+    error_body,
+    status_for,
+    stream_chunks,
+    to_llm_request,
+)
 
 MODELS = {"gpt-4-turbo", "claude-3-haiku"}
 MESSAGES = [{"role": "user", "content": "hi"}]

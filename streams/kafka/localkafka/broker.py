@@ -96,6 +96,11 @@ class LocalKafka:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (for measuring its CPU)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "broker.log"
 

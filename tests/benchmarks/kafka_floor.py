@@ -1,0 +1,154 @@
+"""The floor under the hot path: a bare request -> worker -> answer loop on Kafka. A benchmark, not a test.
+
+What one request costs at the least when its answer goes out exactly once, with nothing of ours in
+the way: a client produces requests; a worker process consumes them (read_committed) and, for
+each batch it fetched, publishes one answer and one 'answered' marker per request and commits
+its consumer offsets in one Kafka transaction (a group commit); the client reads the answers
+read_committed and times them. No routing, no keepers, no Faust. `hugai-llm bench` figures are
+meant to be read as a ratio to these (docs/benchmarks.md).
+
+    .venv/bin/python -m tests.benchmarks.kafka_floor --saturate 20000
+    .venv/bin/python -m tests.benchmarks.kafka_floor --rate 100 --duration 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.config.settings import Settings
+from streams.kafka.admin import ensure_topics
+from streams.kafka.localkafka import LocalKafka, free_port
+
+PARTITIONS = 4
+
+
+def _topics(run: str) -> tuple[str, str, str]:
+    return f"floor-{run}-requests", f"floor-{run}-answers", f"floor-{run}-answered"
+
+
+async def worker(bootstrap: str, run: str) -> None:
+    requests, answers, markers = _topics(run)
+    group = f"floor-{run}"
+    consumer = AIOKafkaConsumer(requests, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                isolation_level="read_committed", auto_offset_reset="earliest")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"{group}-tx", acks="all", linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+            if not batch:
+                continue
+            async with producer.transaction():
+                offsets = {}
+                for tp, records in batch.items():
+                    for record in records:
+                        await producer.send(answers, record.value, key=record.key, partition=tp.partition)
+                        await producer.send(markers, b"", key=str(record.offset).encode(), partition=tp.partition)
+                    offsets[tp] = records[-1].offset + 1
+                await producer.send_offsets_to_transaction(offsets, group)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(bootstrap: str, run: str, *, rate: float | None, count: int, worker_pid: int,
+                broker_pid: int | None) -> dict:
+    requests, answers, _ = _topics(run)
+    sent: dict[str, float] = {}
+    took: list[float] = []
+    reader = AIOKafkaConsumer(answers, bootstrap_servers=bootstrap, isolation_level="read_committed",
+                              auto_offset_reset="latest", enable_auto_commit=False)
+    await reader.start()
+    await reader.getmany(timeout_ms=200)  # assigned before the first request goes
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0 if rate else 5)
+    await producer.start()
+    pids = {"worker": worker_pid, "client": os.getpid(), **({"broker": broker_pid} if broker_pid else {})}
+    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    started = time.perf_counter()
+
+    async def read() -> None:
+        while len(took) < count:
+            for records in (await reader.getmany(timeout_ms=500)).values():
+                now = time.perf_counter()
+                took.extend((now - sent.pop(r.key.decode())) * 1000 for r in records if r.key.decode() in sent)
+
+    reading = asyncio.create_task(read())
+    for i in range(count):
+        key = f"{run}-{i}"
+        sent[key] = time.perf_counter()
+        await producer.send(requests, json.dumps({"request_id": key}).encode(), key=key.encode())
+        if rate:
+            await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+    await asyncio.wait_for(reading, timeout=120)
+    elapsed = time.perf_counter() - started
+    cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+    await producer.stop()
+    await reader.stop()
+    took.sort()
+    return {"mode": f"rate {rate:g}/s" if rate else "saturate", "answered": len(took), "seconds": round(elapsed, 2),
+            "throughput_per_s": round(len(took) / elapsed, 1),
+            "latency_ms": {"p50": round(statistics.median(took), 2), "p95": round(took[int(0.95 * (len(took) - 1))], 2),
+                           "p99": round(took[int(0.99 * (len(took) - 1))], 2)},
+            "cpu_ms_per_request": {name: round(1000 * s / len(took), 3) for name, s in cpu.items()}}
+
+
+async def measure(bootstrap: str, args: argparse.Namespace, broker_pid: int | None) -> None:
+    run = uuid.uuid4().hex[:8]
+    await ensure_topics(bootstrap, list(_topics(run)), partitions=PARTITIONS)
+    child = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.kafka_floor", "--worker", run,
+                              "--bootstrap", bootstrap], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", "the worker did not start"
+        await asyncio.sleep(3)  # its group settles before the clock starts
+        count = args.saturate or int(args.rate * args.duration)
+        await drive(bootstrap, run, rate=args.rate, count=min(count, 500), worker_pid=child.pid,
+                    broker_pid=broker_pid)  # warm-up, not counted
+        result = await drive(bootstrap, run, rate=args.rate, count=count, worker_pid=child.pid, broker_pid=broker_pid)
+        print(json.dumps(result))
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--saturate", type=int, help="send this many requests as fast as possible")
+    parser.add_argument("--rate", type=float, help="requests per second")
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        asyncio.run(worker(args.bootstrap, args.worker))
+        return
+    if bool(args.saturate) == bool(args.rate):
+        parser.error("give exactly one of --saturate N or --rate R")
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        asyncio.run(measure(bootstrap, args, None))
+        return
+    with tempfile.TemporaryDirectory() as tmp, \
+            LocalKafka(data_dir=Path(tmp), cache_dir=Settings().hugai_cache_dir, port=free_port()) as broker:
+        asyncio.run(measure(broker.bootstrap, args, broker.pid))
+
+
+if __name__ == "__main__":
+    main()

@@ -120,8 +120,9 @@ async def measure(bootstrap: str, args: argparse.Namespace, broker_pid: int | No
         assert child.stdout.readline().strip() == "ready", "the worker did not start"
         await asyncio.sleep(3)  # its group settles before the clock starts
         count = args.saturate or int(args.rate * args.duration)
-        await drive(bootstrap, run, rate=args.rate, count=min(count, 500), worker_pid=child.pid,
-                    broker_pid=broker_pid)  # warm-up, not counted
+        # Warm-up, not counted: new partitions settle and the broker's JIT compiles the hot paths.
+        await drive(bootstrap, run, rate=args.rate, count=int(args.rate * 5) if args.rate else 2000,
+                    worker_pid=child.pid, broker_pid=broker_pid)
         result = await drive(bootstrap, run, rate=args.rate, count=count, worker_pid=child.pid, broker_pid=broker_pid)
         print(json.dumps(result))
     finally:

@@ -28,8 +28,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(control_app, name="control")
 app.add_typer(approvals_app, name="approvals")
-for command in (report, feedback, erase):
-    app.command()(command)
 
 
 @app.command()
@@ -138,6 +136,11 @@ def sink() -> None:
                report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets),
                retention=config.security_configuration.data_protection.data_retention,
                authorize=ApiKeys.from_specs(config.api_keys, read_secret_env).authorizer(open_when_empty=True))
+
+
+# Registered here so that `hugai-llm --help` lists them where it always has: after sink, before bench.
+for command in (report, feedback, erase):
+    app.command()(command)
 
 
 @app.command()

@@ -32,6 +32,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.localkafka import LocalKafka, free_port
 
 PARTITIONS = 4
+SETTLE_S = 0.003
 
 
 def _topics(run: str) -> tuple[str, str, str]:
@@ -60,6 +61,9 @@ async def worker(bootstrap: str, run: str) -> None:
                         await producer.send(markers, b"", key=str(record.offset).encode(), partition=tp.partition)
                     offsets[tp] = records[-1].offset + 1
                 await producer.send_offsets_to_transaction(offsets, group)
+            # As the outbox does (MARKERS_SETTLE_S): a transaction begun before the last one's markers
+            # are written is refused and retried 20 ms later.
+            await asyncio.sleep(SETTLE_S)
     finally:
         await producer.stop()
         await consumer.stop()

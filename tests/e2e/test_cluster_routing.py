@@ -42,7 +42,7 @@ def two_workers(provider_server, tmp_path_factory) -> Iterator[DevStack]:  # noq
 
     # A broker of its own: breakers opened and operators' overrides live on compacted topics, and a
     # test here that failed half-way once left them set for every later module on a shared broker
-    # (a forced-open breaker and an open gpt-4-turbo rerouted ten tests elsewhere).
+    # (a forced-open breaker and an open gpt-4-turbo rerouted six tests in four later modules).
     data = tmp_path_factory.mktemp("cluster")
     with own_broker(tmp_path_factory.mktemp("cluster-kafka")) as broker, \
             running_stack(data, broker.bootstrap, workers=2, HUGAI_CONFIG=str(config_file(data, change)),

@@ -15,6 +15,10 @@ and settled tables). The ledger record carries both; events at or before its off
 spend again. One table has one changelog partition, written in order, so the holds an applied
 event changed were written before its ledger record.
 
+The other way round, a commit past ledger writes that never left the worker (Faust's pre-commit
+flush gives up on a slow send), the keeper resumes from the ledger's offsets instead of the commit
+(app.resume_from, read by streams/app/faust_app.py), so no settlement is skipped either.
+
 Reservations are answered on llm.budget-decisions; spend and holds are broadcast on the
 compacted llm.budget-state at most once a second per window; threshold crossings go to
 llm.telemetry (ClickHouse's budget_events). Spend alone may never reach exactly 100% (a
@@ -77,7 +81,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         def next_offset(partition: int) -> int | None:
             # Only once the ledger has applied something from `topic`: a worker whose table is
             # empty must not rewind to the log start.
-            last = (table.get(LEDGER) or {}).get("offsets", {}).get(topic)
+            last = ledger()["offsets"].get(topic)
             return None if last is None else last + 1
         return next_offset
 

@@ -24,6 +24,7 @@ from streams.events import BudgetRequest
 from streams.events.topic_names import SETTLEMENTS
 from streams.kafka.localkafka.processes import terminate
 from tests.conftest import own_broker, running_stack
+from tests.support.clock import clear_of_midnight
 from tests.support.kafka_io import produce
 from tests.support.stack_io import cluster_view, wait_for
 
@@ -62,6 +63,7 @@ async def _commit_group_offset_at_end(bootstrap: str) -> int:
 
 def test_a_keeper_resumes_from_its_ledger_not_from_a_commit_past_it(keeper_stack):
     dev = keeper_stack
+    clear_of_midnight(120)  # every settlement here must fall in one daily window
     key = f"daily:openai:{datetime.now(timezone.utc):%Y-%m-%d}"
 
     def spent() -> float:

@@ -6,9 +6,6 @@ the decided requests once lost that race to the CLI starting up on a loaded mach
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -18,7 +15,7 @@ from analytics.store import ChdbStore
 from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import config_file, running_stack
-from tests.support.stack_io import ask
+from tests.support.stack_io import ask, hugai
 
 pytestmark = pytest.mark.kafka
 
@@ -43,9 +40,7 @@ def test_an_undecided_request_is_rejected_at_the_timeout_and_stays_rejected(impa
     assert (answer.status, answer.error.code) == ("rejected", "approval_timeout")
     assert f"no operator decision within {TIMEOUT_S} s" in answer.error.message
 
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": dev.bootstrap, "HUGAI_CONFIG": os.environ["HUGAI_CONFIG"]}
-    late = subprocess.run([sys.executable, "-m", "streams.cli", "approvals", "approve", rid, "--reason", "too late"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    late = hugai(dev, "approvals", "approve", rid, "--reason", "too late")
     assert late.returncode == 2 and f"{rid} was already rejected by timeout" in late.stderr, late.stderr
 
     dev.stop()  # the sink drains what is published and releases chdb's lock

@@ -9,9 +9,6 @@ breaker is open on both workers; after recovery_timeout one probe, granted to on
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,7 +20,7 @@ from analytics.store import ChdbStore
 from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import SENTINEL_KEY, config_file, own_broker, running_stack
-from tests.support.stack_io import ask, cluster_view, wait_for
+from tests.support.stack_io import ask, cluster_view, hugai, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -104,12 +101,6 @@ def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes
     after = ask(dev, [LLMRequest(request_id=f"cb-{run}-after-{i}", task_type="complex_reasoning",
                                   prompt=f"think after {i}") for i in range(6)])
     assert {r.model for r in after.values()} == {"gpt-4-turbo"}
-
-
-def hugai(dev: DevStack, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": dev.bootstrap, "HUGAI_CONFIG": os.environ["HUGAI_CONFIG"]}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
 
 
 def on_both(dev: DevStack, check, what: str) -> None:  # noqa: ANN001

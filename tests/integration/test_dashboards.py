@@ -19,29 +19,26 @@ import yaml
 from analytics import ChdbStore, apply_migrations
 from dashboards import alert_rules, build, dashboards, expand, realtime_panels, trend_panels
 from dashboards.provisioning import DATASOURCE_UID, DEFAULT_OUT
+from tests.support.clock import iso
 
 BUDGETS = {"openai": Decimal(500), "anthropic": Decimal(300)}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _request(rid: str, model: str, provider: str, cost: float, total_ms: float, at: datetime, status: str = "ok") -> dict:
-    return {"request_id": rid, "created_at": _iso(at), "responded_at": _iso(at), "task_type": "code_generation",
+    return {"request_id": rid, "created_at": iso(at), "responded_at": iso(at), "task_type": "code_generation",
             "environment": "test", "model": model, "provider": provider, "status": status, "attempts": 1,
             "fallback_used": False, "input_tokens": 100, "output_tokens": 50, "cost_usd": cost, "ttft_ms": 50.0,
             "total_ms": total_ms, "simulated": False}
 
 
 def _attempt(rid: str, provider: str, at: datetime, error: str = "") -> dict:
-    return {"attempt_id": f"{rid}:1", "request_id": rid, "attempt": 1, "started_at": _iso(at), "environment": "test",
+    return {"attempt_id": f"{rid}:1", "request_id": rid, "attempt": 1, "started_at": iso(at), "environment": "test",
             "task_type": "code_generation", "model": "gpt-4-turbo", "provider": provider,
             "status": "error" if error else "ok", "error_code": error, "latency_ms": 10.0, "simulated": False}
 
 
 def _feedback(rid: str, rating: int, at: datetime) -> dict:
-    return {"request_id": rid, "given_at": _iso(at), "human_satisfaction_rating": rating, "source": "test"}
+    return {"request_id": rid, "given_at": iso(at), "human_satisfaction_rating": rating, "source": "test"}
 
 
 def _seed(store: ChdbStore, *, troubled: bool) -> None:
@@ -64,15 +61,15 @@ def _seed(store: ChdbStore, *, troubled: bool) -> None:
     store.insert("attempts", attempts)
     store.insert("feedback", feedback)
     store.insert("breaker_events", [
-        {"event_id": "b1", "at": _iso(recent - timedelta(minutes=1)), "model": "gpt-4-turbo", "state": "open", "reason": "5 failures"},
-        *([] if troubled else [{"event_id": "b2", "at": _iso(recent), "model": "gpt-4-turbo", "state": "closed", "reason": "probe ok"}]),
+        {"event_id": "b1", "at": iso(recent - timedelta(minutes=1)), "model": "gpt-4-turbo", "state": "open", "reason": "5 failures"},
+        *([] if troubled else [{"event_id": "b2", "at": iso(recent), "model": "gpt-4-turbo", "state": "closed", "reason": "probe ok"}]),
     ])
     store.insert("budget_events", [
-        {"event_id": f"t{t}", "at": _iso(recent), "budget": "provider_caps.openai", "window_start": _iso(NOW.replace(day=1,
+        {"event_id": f"t{t}", "at": iso(recent), "budget": "provider_caps.openai", "window_start": iso(NOW.replace(day=1,
          hour=0, minute=0, second=0)), "threshold": t, "spent_usd": 8000 * t, "limit_usd": 8000}
         for t in ((0.5, 0.8) if troubled else (0.5,))])
-    store.insert("queue_depth", [{"at": _iso(recent), "worker": "w1", "provider": "openai", "in_flight": 3, "waiting": 0},
-                                 {"at": _iso(recent), "worker": "w1", "provider": "", "in_flight": 0, "waiting": 7}])
+    store.insert("queue_depth", [{"at": iso(recent), "worker": "w1", "provider": "openai", "in_flight": 3, "waiting": 0},
+                                 {"at": iso(recent), "worker": "w1", "provider": "", "in_flight": 0, "waiting": 7}])
 
 
 SEEDED_TABLES = ("requests", "attempts", "feedback", "breaker_events", "queue_depth", "budget_events",

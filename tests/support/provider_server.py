@@ -17,8 +17,11 @@ import json
 import re
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.support.clock import iso
 
 RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "provider-recordings"
 ANSWER_CHUNKS = ("ok ", "from ", "{model}")
@@ -30,10 +33,6 @@ def load_recording(name: str) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: the recordings live in shared/ beside the checkout")
     return json.loads(path.read_text())["interactions"][0]
-
-
-def _iso_at(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _family(path: str) -> str:
@@ -285,7 +284,7 @@ class ProviderServer:
             batch = {"id": "msgbatch_test", "type": "message_batch", "processing_status": "in_progress",
                      "request_counts": {"processing": len(body["requests"]), "succeeded": 0, "errored": 0,
                                         "canceled": 0, "expired": 0},
-                     "created_at": _iso_at(time.time()), "expires_at": _iso_at(time.time() + 86400),
+                     "created_at": iso(now := datetime.now(timezone.utc)), "expires_at": iso(now + timedelta(days=1)),
                      "ended_at": None, "archived_at": None, "cancel_initiated_at": None, "results_url": None}
             self._batches["msgbatch_test"] = batch
             return self._json(200, batch)

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from collections import Counter
@@ -15,7 +17,7 @@ from streams.cli.devstack import DevStack
 from streams.client.reply_client import ReplyClient
 from streams.events import LLMRequest, LLMResponse
 
-__all__ = ["ask", "cluster_view", "wait_for", "where_tasks_wait"]
+__all__ = ["ask", "cluster_view", "hugai", "wait_for", "where_tasks_wait"]
 
 
 def ask(dev: DevStack, requests: list[LLMRequest], *, timeout: float = 60.0) -> dict[str, LLMResponse]:
@@ -25,6 +27,13 @@ def ask(dev: DevStack, requests: list[LLMRequest], *, timeout: float = 60.0) -> 
             return await client.call(requests, timeout=timeout)
 
     return asyncio.run(call())
+
+
+def hugai(dev: DevStack, *args: str) -> subprocess.CompletedProcess:
+    """`hugai-llm ARGS` as an operator would run it against `dev`, with the stack's config (HUGAI_CONFIG)."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": dev.bootstrap, "HUGAI_CONFIG": os.environ["HUGAI_CONFIG"]}
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
 
 
 def cluster_view(dev: DevStack) -> dict[str, dict]:

@@ -11,7 +11,7 @@ from providers.errors import BadRequest, ContentRefused, ProviderUnavailable
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
 from providers.sse import sse_events
-from providers.streaming import StreamAccumulator
+from providers.streaming import StreamAccumulator, cut_short
 from providers.types import BatchJob, ChatRequest, ChatResult, StreamChunk, Usage
 
 __all__ = ["PROVIDER_TYPE", "ANTHROPIC_VERSION", "AnthropicProvider", "parse_message"]
@@ -90,6 +90,7 @@ class AnthropicProvider:
     async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
         acc = StreamAccumulator(request)
         start_usage: dict = {}
+        stopped = False
         async with post_stream(self._client, self._url, self.request_body(request, stream=True),
                                headers=self._headers, provider=PROVIDER_TYPE) as response:
             async for event in sse_events(response):
@@ -109,9 +110,13 @@ class AnthropicProvider:
                     # The final output count arrives here; input counts stay from message_start.
                     acc.finish_reason = (data.get("delta") or {}).get("stop_reason")
                     acc.usage = _usage({**start_usage, **(data.get("usage") or {})})
+                elif kind == "message_stop":
+                    stopped = True
                 elif kind == "error":
                     error = data.get("error") or {}
                     raise ProviderUnavailable(error.get("message") or "stream error", provider=PROVIDER_TYPE)
+            if not stopped:
+                raise cut_short(PROVIDER_TYPE, "message_stop")
         yield acc.finish()
 
     async def submit_batch(self, requests: list[tuple[str, ChatRequest]]) -> BatchJob:

@@ -13,7 +13,7 @@ from providers.errors import BadRequest
 from providers.http import post_json, post_stream
 from providers.keys import KeySource, key_source
 from providers.sse import ndjson_lines, sse_events
-from providers.streaming import StreamAccumulator
+from providers.streaming import StreamAccumulator, cut_short
 from providers.types import ChatRequest, ChatResult, EmbedResult, StreamChunk, Usage
 
 __all__ = ["PROVIDER_TYPE", "CohereProvider", "parse_v2_chat", "parse_v1_chat"]
@@ -102,6 +102,7 @@ class CohereProvider:
     async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
         url = f"{self._base}/{self._version}/chat"
         acc = StreamAccumulator(request)
+        ended = False
         async with post_stream(self._client, url, self.request_body(request, stream=True), headers=self._headers,
                                provider=PROVIDER_TYPE) as response:
             events = ndjson_lines(response) if self._version == "v1" else (e.data async for e in sse_events(response))
@@ -117,6 +118,7 @@ class CohereProvider:
                     text = (((data.get("delta") or {}).get("message") or {}).get("content") or {}).get("text") or ""
                 else:
                     text = ""
+                ended = ended or kind in ("stream-end", "message-end")
                 if kind == "stream-end":  # v1: the usage is in the final response's meta
                     acc.finish_reason = data.get("finish_reason")
                     acc.usage = _billed((data.get("response") or {}).get("meta")) or acc.usage
@@ -126,6 +128,8 @@ class CohereProvider:
                     acc.usage = _billed(delta.get("usage")) or acc.usage
                 if piece := acc.text(text):
                     yield piece
+            if not ended:
+                raise cut_short(PROVIDER_TYPE, "end event")
         yield acc.finish()
 
     async def embed(self, texts: list[str], *, model: str, input_type: str = "search_document") -> EmbedResult:

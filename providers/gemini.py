@@ -11,7 +11,7 @@ from providers.errors import BadRequest, ContentRefused
 from providers.http import post_json, post_stream
 from providers.keys import KeySource, key_source
 from providers.sse import sse_events
-from providers.streaming import StreamAccumulator
+from providers.streaming import StreamAccumulator, cut_short
 from providers.types import ChatRequest, ChatResult, StreamChunk, Usage
 
 __all__ = ["PROVIDER_TYPE", "GeminiProvider", "parse_generate_content"]
@@ -118,4 +118,6 @@ class GeminiProvider:
                 acc.usage = _usage(chunk.get("usageMetadata")) or acc.usage
                 if piece := acc.text(text):
                     yield piece
+            if acc.finish_reason is None:  # the last chunk carries finishReason
+                raise cut_short(PROVIDER_TYPE, "finishReason")
         yield acc.finish()

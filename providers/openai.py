@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from providers.errors import BadRequest, ContentRefused
+from providers.errors import BadRequest, ContentRefused, ProviderUnavailable
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
 from providers.sse import sse_events
-from providers.streaming import StreamAccumulator
+from providers.streaming import StreamAccumulator, cut_short
 from providers.types import BatchJob, ChatRequest, ChatResult, StreamChunk, Usage
 
 __all__ = ["PROVIDER_TYPE", "OpenAIProvider", "parse_chat_completion", "usage_from"]
@@ -92,19 +92,26 @@ class OpenAIProvider:
         acc = StreamAccumulator(request)
         async with post_stream(self._client, self._url, self.request_body(request, stream=True),
                                headers=self._headers, provider=self.provider_type) as response:
+            done = False
             async for event in sse_events(response):
                 if event.data == "[DONE]":
+                    done = True
                     break
                 try:
                     chunk = json.loads(event.data)
                 except ValueError:
                     raise BadRequest(f"{self.provider_type} sent a stream event that is not JSON", provider=self.provider_type) from None
+                if isinstance(chunk.get("error"), dict):  # a failure after the stream began: OpenAI's in-stream error
+                    message = str(chunk["error"].get("message") or "stream error")
+                    raise ProviderUnavailable(f"{self.provider_type} failed mid-stream: {message}", provider=self.provider_type)
                 acc.response_model = chunk.get("model") or acc.response_model
                 acc.usage = usage_from(chunk.get("usage")) or acc.usage
                 for choice in chunk.get("choices") or []:
                     acc.finish_reason = choice.get("finish_reason") or acc.finish_reason
                     if piece := acc.text((choice.get("delta") or {}).get("content") or ""):
                         yield piece
+            if not done:
+                raise cut_short(self.provider_type, "[DONE]")
         yield acc.finish()
 
     async def submit_batch(self, requests: list[tuple[str, ChatRequest]]) -> BatchJob:

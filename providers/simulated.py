@@ -37,15 +37,30 @@ class SimulatedProvider:
         self._error_rate = error_rate
 
     async def infer(self, request: ChatRequest) -> ChatResult:
-        name = request.model.lower()
+        result, latency_ms = self._answer(request)
+        await asyncio.sleep(latency_ms / 1000)
+        self._fail_if_down(request)
+        return result
+
+    async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
+        """The same answer as infer(), word by word: the first after the first-token delay (30% of the
+        latency), the rest spread over what is left of it."""
+        result, latency_ms = self._answer(request)
+        await asyncio.sleep(result.ttft_ms / 1000)
+        self._fail_if_down(request)
+        words = result.content.split(" ")
+        gap_s = (latency_ms - result.ttft_ms) / 1000 / max(1, len(words) - 1)
+        for i, word in enumerate(words):
+            if i:
+                await asyncio.sleep(gap_s)
+            yield StreamChunk(text=word if i == 0 else " " + word)
+        yield StreamChunk(result=replace(result))
+
+    def _answer(self, request: ChatRequest) -> tuple[ChatResult, float]:
         seed = f"{request.request_id}:{request.model}"
         latency_ms = self._base + self._jitter * _unit(seed + ":latency")
-        if "slow" in name:
+        if "slow" in request.model.lower():
             latency_ms *= 10
-        await asyncio.sleep(latency_ms / 1000)
-        roll = _unit(seed + ":error")
-        if "error" in name or ("flaky" in name and roll < 0.5) or roll < self._error_rate:
-            raise ProviderUnavailable(f"simulated outage of {request.model}", provider=PROVIDER_TYPE, status=503)
         prompt_words = sum(len(m.content.split()) for m in request.messages)
         output_tokens = min(request.max_tokens or 256, 20 + int(200 * _unit(seed + ":length")))
         content = f"[simulated {request.model}] answer to a {prompt_words}-word prompt."
@@ -58,12 +73,10 @@ class SimulatedProvider:
             response_model=request.model,
             finish_reason="stop",
             simulated=True,
-        )
+        ), latency_ms
 
-    async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
-        """The same answer as infer(), handed out word by word after the first-token delay."""
-        result = await self.infer(request)
-        words = result.content.split(" ")
-        for i, word in enumerate(words):
-            yield StreamChunk(text=word if i == 0 else " " + word)
-        yield StreamChunk(result=replace(result))
+    def _fail_if_down(self, request: ChatRequest) -> None:
+        name = request.model.lower()
+        roll = _unit(f"{request.request_id}:{request.model}:error")
+        if "error" in name or ("flaky" in name and roll < 0.5) or roll < self._error_rate:
+            raise ProviderUnavailable(f"simulated outage of {request.model}", provider=PROVIDER_TYPE, status=503)

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import time
 
+from providers.errors import ProviderUnavailable
 from providers.types import ChatRequest, ChatResult, StreamChunk, Usage
 
-__all__ = ["StreamAccumulator", "estimate_tokens"]
+__all__ = ["StreamAccumulator", "estimate_tokens", "cut_short"]
+
+
+def cut_short(provider: str, end: str) -> ProviderUnavailable:
+    """A stream whose connection closed before its end event: the text may not be all there, so it
+    is a failure (retryable before any piece went out), never a short answer."""
+    return ProviderUnavailable(f"{provider} stream ended before its {end}: the connection was cut", provider=provider)
 
 
 def estimate_tokens(text: str) -> int:
@@ -27,6 +34,11 @@ class StreamAccumulator:
         self.usage: Usage | None = None
         self.response_model = ""
         self.finish_reason: str | None = None
+
+    @property
+    def pieces(self) -> int:
+        """How many non-empty text deltas were recorded."""
+        return len(self._parts)
 
     def text(self, delta: str) -> StreamChunk | None:
         """Record a text delta; return the chunk to hand to the caller (None for empty deltas)."""

@@ -7,6 +7,8 @@ AttemptCompleted on llm.telemetry: one provider call
 RouteDecided    on llm.telemetry: the candidates considered and the one chosen
 FeedbackGiven   on llm.feedback: a human's or a system's verdict on one response
 DeadLetter      on llm.requests.dlq: an event we could not serve, with the reason
+StreamDelta     on the reply topic, before the LLMResponse of a streamed request: a piece of its text
+StreamCancel    on llm.stream-cancels: a caller stopped reading a stream
 
 Each module holds the events of one producer: requests (services), responses (the request agent),
 telemetry (workers and keepers, for ClickHouse), keepers (workers and keepers to each other),
@@ -30,9 +32,10 @@ from streams.events.requests import (
     InvalidRequest,
     LLMRequest,
     PerformanceRequirements,
+    StreamCancel,
     parse_request,
 )
-from streams.events.responses import Attempt, DeadLetter, ErrorInfo, Latency, LLMResponse, TokenUsage
+from streams.events.responses import Attempt, DeadLetter, ErrorInfo, Latency, LLMResponse, StreamDelta, TokenUsage
 from streams.events.telemetry import (
     AttemptCompleted,
     BreakerChanged,
@@ -52,6 +55,8 @@ __all__ = [
     "Attempt",
     "ErrorInfo",
     "LLMResponse",
+    "StreamDelta",
+    "StreamCancel",
     "RequestCompleted",
     "AttemptCompleted",
     "RouteDecided",

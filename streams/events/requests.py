@@ -10,7 +10,9 @@ from pydantic import Field, JsonValue, ValidationError, field_validator, model_v
 
 from streams.events.base import Event, RequestId, reply_topic_problem, utcnow
 
-__all__ = ["ChatMessage", "PerformanceRequirements", "LLMRequest", "FeedbackGiven", "InvalidRequest", "parse_request"]
+__all__ = [
+    "ChatMessage", "PerformanceRequirements", "LLMRequest", "FeedbackGiven", "StreamCancel", "InvalidRequest", "parse_request",
+]
 
 
 class ChatMessage(Event):
@@ -39,6 +41,9 @@ class LLMRequest(Event):
     temperature: float | None = Field(default=None, ge=0, le=2)
     metadata: dict[str, JsonValue] = {}
     reply_to: str | None = None
+    # Stream the answer: StreamDelta events on the reply topic while the provider call runs, then
+    # the LLMResponse as usual.
+    stream: bool = False
 
     @field_validator("reply_to")
     @classmethod
@@ -78,6 +83,17 @@ class FeedbackGiven(Event):
         if self.human_satisfaction_rating is None and self.output_relevance_score is None and self.task_success is None:
             raise ValueError("feedback needs a rating, a relevance score or a success verdict")
         return self
+
+
+class StreamCancel(Event):
+    """On llm.stream-cancels: the caller has stopped reading this request's stream (a closed HTTP
+    connection, a broken-off ModelManager.stream). The worker serving it stops the provider call and
+    bills the tokens produced so far."""
+
+    event_type: Literal["stream_cancel"] = "stream_cancel"
+    request_id: RequestId
+    at: datetime = Field(default_factory=utcnow)
+    reason: str = "the caller stopped reading"
 
 
 class InvalidRequest(ValueError):

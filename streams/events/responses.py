@@ -10,7 +10,7 @@ from pydantic import Field
 
 from streams.events.base import Event, RequestId, utcnow
 
-__all__ = ["TokenUsage", "Latency", "Attempt", "ErrorInfo", "LLMResponse", "DeadLetter"]
+__all__ = ["TokenUsage", "Latency", "Attempt", "ErrorInfo", "LLMResponse", "StreamDelta", "DeadLetter"]
 
 
 class TokenUsage(Event):
@@ -51,6 +51,28 @@ class LLMResponse(Event):
     # Answered from the response cache, or by an identical request in flight (then cost_usd is 0).
     cache_hit: bool = False
     responded_at: datetime = Field(default_factory=utcnow)
+    # The provider reported no usage (a stream without it, a cancelled stream): the tokens were
+    # counted from the text, at about 4 characters a token, and cost_usd is priced on that count.
+    usage_estimated: bool = False
+    # Set on the answer to a streamed request: the stream_id of the StreamDelta events it completes.
+    stream_id: str | None = None
+
+
+class StreamDelta(Event):
+    """A piece of a streamed answer, on the request's reply topic while the provider call runs.
+
+    Sent outside the answer's transaction, so a reader sees it at once; the LLMResponse that follows
+    is the record of truth. `index` counts from 0 within one `stream_id`: a gap means pieces were
+    lost, and a new stream_id means the request is being answered again (its worker stopped).
+    """
+
+    event_type: Literal["stream_delta"] = "stream_delta"
+    request_id: RequestId
+    stream_id: str
+    index: int = Field(ge=0)
+    text: str
+    model: str
+    provider: str
 
 
 class DeadLetter(Event):

@@ -38,6 +38,8 @@ class RequestCompleted(Event):
     total_ms: float
     error_code: str = ""
     simulated: bool
+    streamed: bool = False
+    usage_estimated: bool = False
     # Only when security_configuration.data_protection.request_logging is "full".
     prompt_text: str | None = None
     completion_text: str | None = None

@@ -18,7 +18,9 @@ BUDGET = "llm.budget"  # reservations
 SETTLEMENTS = "llm.budget-settlements"
 BUDGET_DECISIONS = "llm.budget-decisions"
 CACHE_ANSWERS = "llm.cache-answers"
-SINGLE_PARTITION_TOPICS = (BUDGET, SETTLEMENTS, BUDGET_DECISIONS, CACHE_ANSWERS)
+# Callers that stopped reading a stream; every worker reads it from its end (the one serving the request acts).
+STREAM_CANCELS = "llm.stream-cancels"
+SINGLE_PARTITION_TOPICS = (BUDGET, SETTLEMENTS, BUDGET_DECISIONS, CACHE_ANSWERS, STREAM_CANCELS)
 # Compacted, one partition, read whole by every worker (see streams/kafka/broadcast.py).
 MODEL_HEALTH = "llm.model-health"
 CONTROL = "llm.control"

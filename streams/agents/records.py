@@ -72,6 +72,8 @@ class Records:
             total_ms=response.latency_ms.total,
             error_code=response.error.code if response.error else "",
             simulated=response.simulated,
+            streamed=request.stream,
+            usage_estimated=response.usage_estimated,
             **self.who(request),
             **text,
         )

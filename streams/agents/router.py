@@ -18,6 +18,7 @@ import faust
 from faust.types import EventT
 
 from streams.agents.serve import RequestServer
+from streams.agents.streaming import DeltaRelay, Send
 from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, parse_request
 from streams.events.topic_names import DLQ, RESPONSES, SETTLEMENTS, TELEMETRY
 from streams.kafka.outbox import Output, TransactionalOutbox
@@ -34,8 +35,11 @@ MAX_RECORD_BYTES = 1_000_000
 
 
 def register_router(app: faust.App, topics: Topics, server: RequestServer, outbox: TransactionalOutbox, *,
-                    concurrency: int, ready: asyncio.Event | None = None) -> faust.types.AgentT:
-    """`ready`: set once the cluster's state (breakers, operators' commands) has been read; nothing is served before."""
+                    concurrency: int, ready: asyncio.Event | None = None, send_piece: Send | None = None
+                    ) -> faust.types.AgentT:
+    """`ready`: set once the cluster's state (breakers, operators' commands) has been read; nothing is served before.
+    `send_piece`: publishes a streamed request's pieces (StreamDelta) outside the transaction, so the caller
+    sees them while the call runs; without it, a streamed request is answered whole."""
     async def reply_to(name: str | None) -> str:
         """The request's reply topic, created if need be; llm.responses when it cannot be, so no answer is lost."""
         try:
@@ -68,7 +72,10 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, outbo
             return outputs
         key = request.request_id.encode()
         try:
-            served = await server.serve(request)
+            relay = None
+            if request.stream and send_piece is not None:
+                relay = DeltaRelay(send_piece, topic=await reply_to(request.reply_to), request_id=request.request_id)
+            served = await server.serve(request, relay)
         except Exception:
             log.exception("internal error serving request %s", request.request_id)
             response = LLMResponse(request_id=request.request_id, status="error",

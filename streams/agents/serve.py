@@ -5,11 +5,11 @@ Kept free of Faust so it can be tested with a plain provider and no broker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from providers import (
     cost_usd,
 )
 from providers.ratelimit import RateLimiter
+from streams.agents.answers import cached, ms_since, nothing_left, ttft_ms
 from streams.agents.approvals import ApprovalGate
 from streams.agents.breakers import LocalBreakers
 from streams.agents.budget_gate import BudgetGate
@@ -33,6 +34,7 @@ from streams.agents.cluster_state import ClusterState
 from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.agents.records import Records
 from streams.agents.resilience import BreakerRefused, ResilientCaller, breaker_policy, rate_limiters, resilient_caller
+from streams.agents.streaming import DeltaRelay, StreamCancels, StreamInterrupted, stream_call
 from streams.config import HugaiConfig, ModelSpec
 from streams.events import (
     Attempt,
@@ -92,6 +94,7 @@ class RequestServer:
         cache: CacheGate | None = None,
         limiters: dict[str, RateLimiter] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        cancels: StreamCancels | None = None,
     ):
         self._config = config
         self._directory = directory
@@ -108,6 +111,7 @@ class RequestServer:
         self._cache = cache
         self._limiters = rate_limiters(config) if limiters is None else limiters
         self._monotonic = monotonic
+        self._cancels = cancels or StreamCancels()
         self._records = Records(environment, config.security_configuration.data_protection.request_logging == "full")
         self._rates: dict[str, tuple[float, float]] = {}  # model -> USD per input token, per output token
         # provider family -> calls under way now, for the queue-depth samples; model -> the same, for balancing
@@ -163,7 +167,21 @@ class RequestServer:
         return Plan(ranking=ranking, reason=reason, tokens=input_tokens + output_tokens,
                     estimated_cost={m: estimated[m] for m in ranking.order + ranking.degrade})
 
-    async def serve(self, request: LLMRequest) -> Served:
+    async def serve(self, request: LLMRequest, relay: DeltaRelay | None = None) -> Served:
+        """`relay`: for a streamed request, where its pieces go while the provider call runs. Every piece
+        is on the broker when this returns, so none can land after the answer."""
+        if relay is None:
+            return await self._serve(request, None, asyncio.Event())
+        cancelled = self._cancels.watch(request.request_id)
+        try:
+            served = await self._serve(request, relay, cancelled)
+        finally:
+            self._cancels.forget(request.request_id)
+            await relay.flush()
+        served.response = served.response.model_copy(update={"stream_id": relay.stream_id})
+        return served
+
+    async def _serve(self, request: LLMRequest, relay: DeltaRelay | None, cancelled: asyncio.Event) -> Served:
         started = time.perf_counter()
         try:
             plan = self.plan(request)
@@ -172,26 +190,26 @@ class RequestServer:
         ranking = plan.ranking
         excluded = dict(ranking.excluded)
         if not ranking.order and not ranking.degrade:
-            return self._refuse(request, started, "rejected", _nothing_left(excluded, limited=ranking.limited),
+            return self._refuse(request, started, "rejected", nothing_left(excluded, limited=ranking.limited),
                                 plan=plan)
         shared = self._sharing(request, plan)
         if shared is None:
-            return await self._serve_planned(request, plan, started)
+            return await self._serve_planned(request, plan, started, relay, cancelled)
         key, ttl_s = shared
         assert self._cache is not None
         found = await self._cache.lookup(key, request.request_id)
         if found.verdict == "hit" and found.answer is not None:
             return self._from_cache(request, plan, started, found.answer)
         if found.verdict != "lead":
-            return await self._serve_planned(request, plan, started)
+            return await self._serve_planned(request, plan, started, relay, cancelled)
         served = None
         try:
-            served = await self._serve_planned(request, plan, started)
+            served = await self._serve_planned(request, plan, started, relay, cancelled)
         finally:  # followers wait on this: answer them, whatever happened
             response = served.response if served else None
             try:
                 if response is not None and response.status == "ok":
-                    await self._cache.store(key, request.request_id, _cached(response), ttl_s)
+                    await self._cache.store(key, request.request_id, cached(response), ttl_s)
                 else:
                     await self._cache.abandon(key, request.request_id)
             except Exception as exc:  # noqa: BLE001 - the answer stands; followers time out and serve themselves
@@ -217,13 +235,14 @@ class RequestServer:
         response = LLMResponse(
             request_id=request.request_id, status="ok", model=answer["model"], provider=answer["provider"],
             content=answer["content"], usage=TokenUsage(**answer["usage"]), cost_usd=0.0,
-            latency_ms=Latency(total=_ms_since(started)), simulated=bool(answer["simulated"]), cache_hit=True,
+            latency_ms=Latency(total=ms_since(started)), simulated=bool(answer["simulated"]), cache_hit=True,
             responded_at=self._clock(),
         )
         return Served(response, [self._records.decided(request, response, plan.ranking, "cache_hit", dict(plan.ranking.excluded)),
                                  self._records.completed(request, response)])
 
-    async def _serve_planned(self, request: LLMRequest, plan: Plan, started: float) -> Served:
+    async def _serve_planned(self, request: LLMRequest, plan: Plan, started: float, relay: DeltaRelay | None,
+                             cancelled: asyncio.Event) -> Served:
         ranking = plan.ranking
         excluded = dict(ranking.excluded)
         if self._approvals is not None and ranking.order:
@@ -241,6 +260,7 @@ class RequestServer:
         attempts: list[Attempt] = []
         last_error: ProviderError | None = None
         response: LLMResponse | None = None
+        partial: tuple[Route, ChatResult, float] | None = None  # a stream that broke off: what it produced, and cost
         messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
         degraded = False
         budget_refusal: str | None = None
@@ -268,16 +288,23 @@ class RequestServer:
                 status = "ok" if result is not None else "error"
                 attempts.append(Attempt(model=model, provider=route.spec.provider, status=status,
                                         latency_ms=round(latency_ms, 3), error_code=error.code if error else None))
-                cost = self._cost(route.spec, result.usage) if result is not None else 0.0
+                billed = result or getattr(error, "partial", None)  # a broken-off stream's tokens are billed
+                cost = self._cost(route.spec, billed.usage) if billed is not None else 0.0
                 telemetry.append(self._records.attempt(
-                    request, len(attempts), self._clock(), attempts[-1], result.simulated if result else route.simulated,
-                    ttft_ms=result.ttft_ms if result else None, usage=result.usage if result else None, cost=cost))
+                    request, len(attempts), self._clock(), attempts[-1], billed.simulated if billed else route.simulated,
+                    ttft_ms=billed.ttft_ms if billed else None, usage=billed.usage if billed else None, cost=cost))
 
             async def invoke(route: Route = route, call: ChatRequest = call) -> ChatResult:
                 self.in_flight[route.spec.provider] += 1
                 self.in_flight_models[route.model] += 1
                 try:
-                    return await route.provider.infer(call)
+                    if relay is None:
+                        return await route.provider.infer(call)
+
+                    async def piece(text: str) -> None:
+                        await relay.relay(text, model=route.model, provider=route.spec.provider)
+
+                    return await stream_call(route.provider.infer_stream(call), call, cancelled, piece)
                 finally:
                     self.in_flight[route.spec.provider] -= 1
                     self.in_flight_models[route.model] -= 1
@@ -300,7 +327,10 @@ class RequestServer:
                 continue
             except ProviderError as exc:
                 last_error = exc
-                if isinstance(exc, FatalError):
+                if (broken_off := getattr(exc, "partial", None)) is not None:
+                    cost = self._cost(route.spec, broken_off.usage)
+                    partial = (route, broken_off, cost)
+                if isinstance(exc, (FatalError, StreamInterrupted)):  # a stream that began is never spliced
                     break
                 continue
             finally:  # settle what the call cost (0 if it failed), which also releases the hold
@@ -315,10 +345,11 @@ class RequestServer:
                 content=result.content,
                 usage=TokenUsage(input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens),
                 cost_usd=cost,
-                latency_ms=Latency(ttft=round(result.ttft_ms, 3), total=_ms_since(started)),
+                latency_ms=Latency(ttft=ttft_ms(result, relay, started), total=ms_since(started)),
                 attempts=attempts,
                 simulated=result.simulated,
                 responded_at=self._clock(),
+                usage_estimated=result.usage_estimated,
             )
             break
 
@@ -330,16 +361,23 @@ class RequestServer:
                 status, error = "rejected", ErrorInfo(code="budget_exceeded", message=f"no model fits the budgets: "
                                                       f"{budget_refusal}")
             else:
-                error = _nothing_left(excluded, limited=ranking.limited, rate_limited=rate_limited)
+                error = nothing_left(excluded, limited=ranking.limited, rate_limited=rate_limited)
             response = LLMResponse(
                 request_id=request.request_id,
                 status=status,
                 error=error,
-                latency_ms=Latency(total=_ms_since(started)),
+                latency_ms=Latency(total=ms_since(started)),
                 attempts=attempts,
                 simulated=any(self._directory.route(a.model).simulated for a in attempts),
                 responded_at=self._clock(),
             )
+            if partial is not None:  # what a broken-off stream produced, and its bill
+                route, produced, cost = partial
+                response = response.model_copy(update=dict(
+                    model=route.model, provider=route.spec.provider, content=produced.content, cost_usd=cost,
+                    usage=TokenUsage(input_tokens=produced.usage.input_tokens, output_tokens=produced.usage.output_tokens),
+                    latency_ms=Latency(ttft=ttft_ms(produced, relay, started), total=response.latency_ms.total),
+                    usage_estimated=produced.usage_estimated))
         reason = "degraded" if degraded and response.status == "ok" else plan.reason
         telemetry.append(self._records.decided(request, response, plan.ranking, reason, excluded))
         telemetry.append(self._records.completed(request, response))
@@ -348,7 +386,7 @@ class RequestServer:
     def _refuse(self, request: LLMRequest, started: float, status: str, error: ErrorInfo, *,
                 plan: Plan | None = None) -> Served:
         response = LLMResponse(request_id=request.request_id, status=status, error=error,
-                               latency_ms=Latency(total=_ms_since(started)), responded_at=self._clock())
+                               latency_ms=Latency(total=ms_since(started)), responded_at=self._clock())
         telemetry: list = []
         if plan is not None:
             telemetry.append(self._records.decided(request, response, plan.ranking, plan.reason, dict(plan.ranking.excluded)))
@@ -366,25 +404,3 @@ class RequestServer:
         except UnknownPrice:
             # warm_up() already warned about this model at start; the answer still goes out.
             return 0.0
-
-def _cached(response: LLMResponse) -> dict:
-    """What a later identical request is answered with: the answer, never the original's cost or timing."""
-    return {"model": response.model, "provider": response.provider, "content": response.content,
-            "usage": response.usage.model_dump(), "simulated": response.simulated}
-
-
-def _nothing_left(excluded: dict[str, str], *, limited: AbstractSet[str] = frozenset(),
-                  rate_limited: AbstractSet[str] = frozenset()) -> ErrorInfo:
-    """Why nothing served: the request's own limits (no_model_fits), rate limits (rate_limited), or
-    models that are down or switched off (no_model_available)."""
-    reasons = "; ".join(f"{m}: {r}" for m, r in excluded.items()) or "no candidates"
-    kinds = {"limits" if m in limited else "rate" if m in rate_limited else "down" for m in excluded}
-    if kinds == {"limits"}:
-        return ErrorInfo(code="no_model_fits", message=f"no model can serve this request as asked: {reasons}")
-    if "rate" in kinds and "down" not in kinds:
-        return ErrorInfo(code="rate_limited", message=f"every candidate is at its rate limit: {reasons}")
-    return ErrorInfo(code="no_model_available", message=f"every candidate is unavailable: {reasons}")
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

@@ -23,6 +23,7 @@ from streams.agents.cache_keeper import register_cache_keeper
 from streams.agents.cluster_state import ClusterState
 from streams.agents.provider_directory import build_directory
 from streams.agents.resilience import breaker_policy
+from streams.agents.streaming import StreamCancels
 from streams.app.faust_app import APP_ID, create_app
 from streams.app.key_upkeep import register_key_upkeep
 from streams.app.queue_sampler import register_queue_sampler
@@ -41,6 +42,7 @@ from streams.events import (
     ControlCommand,
     ModelHealth,
     ModelOutcome,
+    StreamCancel,
 )
 from streams.events.topic_names import (
     ANSWERED,
@@ -55,6 +57,7 @@ from streams.events.topic_names import (
     MODEL_HEALTH,
     OUTCOMES,
     REQUESTS,
+    STREAM_CANCELS,
     TELEMETRY,
 )
 from streams.ingress.auth import ApiKeys
@@ -84,13 +87,15 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     aws_error = _first_refresh(keys_for_providers)
     directory = build_directory(config, credentials, client, keys_for_providers)
     side = SideChannel(bootstrap)
-    state, approvals, budgets, cache, state_read = _cluster_state(app, topics, config, bootstrap, side)
+    cancels = StreamCancels()
+    state, approvals, budgets, cache, state_read = _cluster_state(app, topics, config, bootstrap, side, cancels)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env, state=state,
-                           approvals=approvals, budgets=budgets, cache=cache)
+                           approvals=approvals, budgets=budgets, cache=cache, cancels=cancels)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
     outbox = _outbox(app, bootstrap)
-    register_router(app, topics, server, outbox, concurrency=settings.hugai_agent_concurrency, ready=state_read)
+    register_router(app, topics, server, outbox, concurrency=settings.hugai_agent_concurrency, ready=state_read,
+                    send_piece=side.send_later)
     register_breaker_keeper(app, topics, side, policy=breaker_policy(config))
     register_budget_keeper(app, topics, side, config)
     caching = config.response_caching
@@ -167,8 +172,9 @@ def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
 
 
 def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstrap: str,
-                   side: SideChannel) -> tuple[ClusterState, ApprovalGate, BudgetGate, CacheGate, asyncio.Event]:
-    """Breakers and figures from the keeper, operators' commands, approval decisions, budgets: kept current."""
+                   side: SideChannel, cancels: StreamCancels) -> tuple[ClusterState, ApprovalGate, BudgetGate, CacheGate, asyncio.Event]:
+    """Breakers and figures from the keeper, operators' commands, approval decisions, budgets, callers
+    that stopped reading a stream: kept current."""
     me = f"{socket.gethostname()}-{os.getpid()}"
 
     async def send_outcome(outcome: ModelOutcome) -> None:
@@ -206,9 +212,11 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
             budgets.apply_decision(BudgetDecision.model_validate_json(value))
         elif topic == CACHE_ANSWERS:
             cache.apply(CacheAnswer.model_validate_json(value))
+        elif topic == STREAM_CANCELS:
+            cancels.cancel(StreamCancel.model_validate_json(value).request_id)
 
     reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE], apply)
-    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS, CACHE_ANSWERS], apply, from_end=True)
+    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS, CACHE_ANSWERS, STREAM_CANCELS], apply, from_end=True)
     ready = asyncio.Event()
 
     @app.task

@@ -31,6 +31,12 @@ class SideChannel:
         if wait:
             await delivery
 
+    async def send_later(self, topic: str, key: bytes, value: bytes) -> asyncio.Future:
+        """Hand the message to the producer; return the future of the broker's ack, for the caller to
+        await when it needs the message to be there (a stream's pieces, before its answer)."""
+        producer = self._producer or await self._start()
+        return await producer.send(topic, value, key=key)
+
     async def start(self) -> None:
         """Connect now rather than on the first message (that one would wait for it)."""
         await self._start()

@@ -14,8 +14,10 @@ LLMError
 ├── GenerationFailed       status "error"; .code says why (provider_unavailable, unknown_task_type, ...)
 └── ResponseTimeout        no answer within performance_requirements.max_latency, or the default
 
-Use one instance either synchronously (generate, batch_generate) or from async code
-(agenerate, abatch_generate), not both: its Kafka clients belong to one event loop.
+stream() / astream() yield the answer's text as the provider produces it, then the LLMResponse.
+
+Use one instance either synchronously (generate, stream, batch_generate) or from async code
+(agenerate, astream, abatch_generate), not both: its Kafka clients belong to one event loop.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ import asyncio
 import sys
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from rich.progress import Progress
 
 from streams.client.reply_client import ReplyClient
 from streams.client.reply_client import ResponseTimeout as _ReplyTimeout
+from streams.client.stream_follow import StreamDiverged
 from streams.config.settings import Settings
 from streams.events import ErrorInfo, LLMRequest, LLMResponse, PerformanceRequirements
 from streams.routing import DEFAULT_TASK_TYPE
@@ -61,6 +65,16 @@ class GenerationFailed(LLMError):
 
 class ResponseTimeout(LLMError, TimeoutError):
     pass
+
+
+def _request(*, request_id: str | None = None, messages: Sequence[dict[str, str]] | None = None,
+             fallback_models: Sequence[str] | None = None, performance_requirements: dict[str, float] | None = None,
+             metadata: dict[str, Any] | None = None, **fields: Any) -> LLMRequest:
+    return LLMRequest(
+        request_id=request_id or str(uuid.uuid4()), messages=list(messages) if messages else None,
+        fallback_models=list(fallback_models or []),
+        performance_requirements=PerformanceRequirements(**performance_requirements) if performance_requirements else None,
+        metadata=metadata or {}, **fields)
 
 
 def _raise_for(response: LLMResponse) -> LLMResponse:
@@ -105,15 +119,37 @@ class ModelManager:
         request_id: str | None = None,
     ) -> LLMResponse:
         """One request; returns the response, or raises an LLMError naming what went wrong."""
-        request = LLMRequest(
-            request_id=request_id or str(uuid.uuid4()), task_type=task_type or self.default_task_type, prompt=prompt,
-            messages=list(messages) if messages else None, quality_threshold=quality_threshold,
-            max_cost_per_request=max_cost_per_request, preferred_model=preferred_model,
-            fallback_models=list(fallback_models or []), agent_context=agent_context,
-            performance_requirements=PerformanceRequirements(**performance_requirements) if performance_requirements else None,
-            max_tokens=max_tokens, temperature=temperature, metadata=metadata or {},
-        )
+        request = _request(
+            request_id=request_id, task_type=task_type or self.default_task_type, prompt=prompt, messages=messages,
+            quality_threshold=quality_threshold, max_cost_per_request=max_cost_per_request,
+            preferred_model=preferred_model, fallback_models=fallback_models, agent_context=agent_context,
+            performance_requirements=performance_requirements, max_tokens=max_tokens, temperature=temperature,
+            metadata=metadata)
         return _raise_for(await self._send(request, timeout))
+
+    async def astream(self, prompt: str | None = None, *, timeout: float | None = None,
+                      **kwargs: Any) -> AsyncIterator[str | LLMResponse]:
+        """A streamed request, with agenerate()'s arguments: yields text deltas as the provider produces
+        them, then the final LLMResponse (model, usage, cost). A stream that ends in an error raises an
+        LLMError after its last delta. `timeout` bounds the wait for each next delta. Leaving early
+        (break, then aclose, or a cancelled task) stops the provider call; what it produced is billed.
+
+            async with contextlib.aclosing(manager.astream("...")) as stream:
+                async for piece in stream:
+                    ...
+        """
+        kwargs.setdefault("task_type", self.default_task_type)
+        request = _request(prompt=prompt, **kwargs)
+        client = await self._ensure_client()
+        wait = self._timeout(request, timeout)
+        try:
+            async with aclosing(client.stream(request, timeout=wait)) as events:
+                async for event in events:
+                    yield _raise_for(event) if isinstance(event, LLMResponse) else event
+        except _ReplyTimeout:
+            raise ResponseTimeout(f"{request.request_id}: no stream event within {wait:g}s") from None
+        except StreamDiverged as exc:
+            raise GenerationFailed(str(exc), exc.response) from None
 
     async def abatch_generate(
         self,
@@ -160,13 +196,17 @@ class ModelManager:
 
     async def _send(self, request: LLMRequest, timeout: float | None) -> LLMResponse:
         client = await self._ensure_client()
-        if timeout is None:
-            wanted = request.performance_requirements.max_latency if request.performance_requirements else None
-            timeout = wanted or self.default_timeout
+        timeout = self._timeout(request, timeout)
         try:
             return await client.call_one(request, timeout=timeout)
         except _ReplyTimeout:
             raise ResponseTimeout(f"{request.request_id}: no response within {timeout:g}s") from None
+
+    def _timeout(self, request: LLMRequest, timeout: float | None) -> float:
+        if timeout is not None:
+            return timeout
+        wanted = request.performance_requirements.max_latency if request.performance_requirements else None
+        return wanted or self.default_timeout
 
     async def _ensure_client(self) -> ReplyClient:
         loop = asyncio.get_running_loop()
@@ -184,6 +224,19 @@ class ModelManager:
 
     def generate(self, prompt: str | None = None, **kwargs: Any) -> LLMResponse:
         return self._run(self.agenerate(prompt, **kwargs))
+
+    def stream(self, prompt: str | None = None, **kwargs: Any) -> Iterator[str | LLMResponse]:
+        """astream(), synchronously: text deltas, then the final LLMResponse. Closing the generator
+        early (break, or leaving a with-block around it) stops the provider call."""
+        events = self.astream(prompt, **kwargs)
+        try:
+            while True:
+                try:
+                    yield self._run(anext(events))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._run(events.aclose())
 
     def batch_generate(self, requests: Sequence[str | dict[str, Any]], **kwargs: Any) -> list[LLMResponse]:
         return self._run(self.abatch_generate(requests, **kwargs))

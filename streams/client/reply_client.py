@@ -3,6 +3,10 @@
 A private reply topic means no other client's responses are read. One background task reads
 it and resolves the future waiting for each request_id, so any number of concurrent calls
 share one consumer. Responses that arrive after their caller gave up are dropped.
+
+stream() asks for a streamed answer: the StreamDelta events on the reply topic are handed to
+its caller as they arrive (streams/client/stream_follow.py), then the LLMResponse. A caller that
+stops reading early has a StreamCancel published, which stops the provider call.
 Used by ModelManager, the CLI, the demo, the HTTP ingress and the tests.
 """
 
@@ -11,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
-from streams.events import LLMRequest, LLMResponse
-from streams.events.topic_names import REQUESTS
+from streams.client.stream_follow import StreamFollower
+from streams.events import LLMRequest, LLMResponse, StreamCancel, StreamDelta
+from streams.events.topic_names import REQUESTS, STREAM_CANCELS
 from streams.kafka.admin import ensure_topics
 
 __all__ = ["ReplyClient", "ResponseTimeout"]
@@ -43,6 +48,7 @@ class ReplyClient:
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: asyncio.Task | None = None
         self._waiting: dict[str, asyncio.Future[LLMResponse]] = {}
+        self._streams: dict[str, asyncio.Queue[StreamDelta | LLMResponse]] = {}
 
     async def start(self) -> ReplyClient:
         await ensure_topics(self.bootstrap, [self.reply_topic], partitions=1)
@@ -77,9 +83,17 @@ class ReplyClient:
         assert self._consumer is not None
         async for message in self._consumer:
             try:
+                if b'"stream_delta"' in (message.value or b""):
+                    delta = StreamDelta.model_validate_json(message.value)
+                    if (queue := self._streams.get(delta.request_id)) is not None:
+                        queue.put_nowait(delta)
+                    continue
                 response = LLMResponse.model_validate_json(message.value)
             except ValidationError:
                 log.warning("unreadable message on %s@%d skipped", self.reply_topic, message.offset)
+                continue
+            if (queue := self._streams.get(response.request_id)) is not None:
+                queue.put_nowait(response)
                 continue
             future = self._waiting.pop(response.request_id, None)
             if future is not None and not future.done():
@@ -114,3 +128,45 @@ class ReplyClient:
 
     async def call_one(self, request: LLMRequest, *, timeout: float) -> LLMResponse:
         return (await self.call([request], timeout=timeout))[request.request_id]
+
+    async def stream(self, request: LLMRequest, *, timeout: float) -> AsyncIterator[str | LLMResponse]:
+        """Ask for a streamed answer: yield its text as it arrives, then its LLMResponse (whatever its
+        status). `timeout` bounds the wait for each next piece. Leaving early (break, aclose, a
+        cancelled task) publishes a StreamCancel, so the provider call stops and what it produced is
+        billed."""
+        assert self._producer is not None, "start the ReplyClient first (or use it as an async context manager)"
+        request = self.prepare(request).model_copy(update={"stream": True})
+        queue: asyncio.Queue[StreamDelta | LLMResponse] = asyncio.Queue()
+        self._streams[request.request_id] = queue
+        follower, answered = StreamFollower(), False
+        try:
+            await self._producer.send_and_wait(REQUESTS, request.to_bytes(), key=request.request_id.encode())
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout)
+                except TimeoutError:
+                    raise ResponseTimeout({request.request_id}, timeout) from None
+                if isinstance(event, StreamDelta):
+                    if (text := follower.delta(event)) is not None:
+                        yield text
+                    continue
+                answered = True
+                if (rest := follower.answer(event)) is not None:
+                    yield rest
+                yield event
+                return
+        finally:
+            self._streams.pop(request.request_id, None)
+            if not answered:
+                await asyncio.shield(self.cancel(request.request_id))
+
+    async def cancel(self, request_id: str, reason: str = "the caller stopped reading") -> None:
+        """Tell the worker serving `request_id` to stop its stream. Best effort: a lost cancel costs
+        the rest of that one answer, nothing else."""
+        if self._producer is None:
+            return
+        try:
+            await self._producer.send_and_wait(STREAM_CANCELS, StreamCancel(request_id=request_id, reason=reason).to_bytes(),
+                                               key=request_id.encode())
+        except Exception as exc:  # noqa: BLE001 - see above
+            log.warning("could not publish the cancel of %s: %s", request_id, type(exc).__name__)

@@ -4,8 +4,11 @@ Each HTTP request becomes an LLMRequest on llm.requests like any other, answered
 worker's own reply topic, so HTTP and Kafka callers get the same routing and records. The
 official openai SDK works against it with only base_url changed.
 
-The router answers whole responses, so a streamed answer arrives as one content chunk
-(after the role chunk), then the finish chunk, the usage chunk if asked for, and [DONE].
+With "stream": true the request is streamed: each piece the provider produces reaches the caller
+as a content chunk while the call runs, then the finish chunk, the usage chunk if asked for
+(stream_options.include_usage: the provider's usage, or the counted one), and [DONE]. A failure
+before the first piece is an HTTP error as without streaming; after it, an error frame. A caller
+that hangs up stops the provider call (StreamCancel), and what it produced is billed.
 """
 
 from __future__ import annotations
@@ -14,19 +17,22 @@ import asyncio
 import json
 import logging
 import uuid
+from contextlib import aclosing
 
 import faust
 from aiohttp import web as aioweb
 
 from streams.client.reply_client import ReplyClient, ResponseTimeout
+from streams.client.stream_follow import StreamDiverged
+from streams.events import LLMRequest, LLMResponse
 from streams.ingress.auth import ApiKeys
 from streams.ingress.openai_format import (
     AUTO,
     BadChatRequest,
+    ChunkFrames,
     completion_body,
     error_body,
     status_for,
-    stream_chunks,
     to_llm_request,
 )
 
@@ -70,6 +76,11 @@ def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: 
                param: str | None = None) -> faust.web.Response:
         return view.json(error_body(status, message, code=code, param=param), status=status)
 
+    def failed(view: faust.web.View, response: LLMResponse) -> faust.web.Response:
+        code = response.error.code if response.error else response.status
+        message = response.error.message if response.error else response.status
+        return refuse(view, status_for(code), message, code=code)
+
     def authorize(view: faust.web.View, request: aioweb.Request, role: str) -> faust.web.Response | None:
         principal = keys.authenticate(request.headers.get("Authorization"))
         if principal is None:
@@ -93,23 +104,50 @@ def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: 
             except BadChatRequest as exc:
                 return refuse(self, 400, str(exc), code="invalid_request", param=exc.param)
             client = await gateway.client()
+            if stream:
+                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                return await self.stream(request, client, event, str(body["model"]), include_usage)
             try:
                 response = await client.call_one(event, timeout=timeout)
             except ResponseTimeout:
                 return refuse(self, 504, f"no response within {timeout:g}s", code="timeout")
             if response.status != "ok":
-                code = response.error.code if response.error else response.status
-                message = response.error.message if response.error else response.status
-                return refuse(self, status_for(code), message, code=code)
-            if not stream:
-                return self.json(completion_body(response))
-            include_usage = bool(((body.get("stream_options") or {}) if isinstance(body, dict) else {}).get("include_usage"))
-            sse = aioweb.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-            await sse.prepare(request)
-            for frame in stream_chunks(response, include_usage=include_usage):
-                await sse.write(frame)
-            await sse.write_eof()
-            return sse
+                return failed(self, response)
+            return self.json(completion_body(response))
+
+        async def stream(self, request: aioweb.Request, client: ReplyClient, event: LLMRequest, model: str,
+                         include_usage: bool) -> faust.web.Response | aioweb.StreamResponse:
+            async with aclosing(client.stream(event, timeout=timeout)) as events:  # closing early sends the cancel
+                try:
+                    item = await anext(events)
+                except ResponseTimeout:
+                    return refuse(self, 504, f"no response within {timeout:g}s", code="timeout")
+                if isinstance(item, LLMResponse) and item.status != "ok":
+                    return failed(self, item)  # nothing streamed yet: an HTTP error, as without streaming
+                sse = aioweb.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+                await sse.prepare(request)
+                frames = ChunkFrames(event.request_id, model)
+                try:
+                    await sse.write(frames.role())
+                    while not isinstance(item, LLMResponse):
+                        await sse.write(frames.content(item))
+                        item = await anext(events)
+                    if item.status == "ok":
+                        ending = frames.end(item, include_usage=include_usage)
+                    else:
+                        error = item.error
+                        ending = frames.error(error.message if error else item.status, error.code if error else item.status)
+                except ResponseTimeout:
+                    ending = frames.error(f"no stream event within {timeout:g}s", "timeout")
+                except StreamDiverged as exc:
+                    ending = frames.error(str(exc), "stream_diverged")
+                except ConnectionError:  # the caller hung up: leaving the block cancels the call
+                    log.info("the caller of %s hung up mid-stream", event.request_id)
+                    return sse
+                for frame in ending:
+                    await sse.write(frame)
+                await sse.write_eof()
+                return sse
 
     @app.page("/v1/models")
     class Models(faust.web.View):

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from streams.events import LLMRequest, LLMResponse
 from streams.routing import DEFAULT_TASK_TYPE
 
-__all__ = ["BadChatRequest", "AUTO", "to_llm_request", "completion_body", "stream_chunks", "error_body", "status_for"]
+__all__ = ["BadChatRequest", "AUTO", "to_llm_request", "completion_body", "ChunkFrames", "error_body", "status_for"]
 
 AUTO = "auto"
 
@@ -83,23 +83,39 @@ def completion_body(response: LLMResponse) -> dict[str, Any]:
     }
 
 
-def stream_chunks(response: LLMResponse, *, include_usage: bool) -> list[bytes]:
-    """SSE frames of a finished response: role, content, finish, optional usage, [DONE]."""
-    base = {"id": f"chatcmpl-{response.request_id}", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": response.model or "", "system_fingerprint": None}
+class ChunkFrames:
+    """The SSE frames of one streamed chat completion, as OpenAI sends them: a role chunk, a content
+    chunk per piece, a finish chunk, a usage chunk when asked for, then [DONE]. A failure after the
+    stream began is an `{"error": ...}` frame, which the openai SDK raises as APIError."""
 
-    def frame(choices: list, **extra: Any) -> bytes:
-        return f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n".encode()
+    def __init__(self, request_id: str, model: str):
+        self._base = {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk", "created": int(time.time()),
+                      "model": model, "system_fingerprint": None}
 
-    frames = [
-        frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]),
-        frame([{"index": 0, "delta": {"content": response.content or ""}, "logprobs": None, "finish_reason": None}]),
-        frame([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]),
-    ]
-    if include_usage:
-        frames.append(frame([], usage=_usage(response)))
-    frames.append(b"data: [DONE]\n\n")
-    return frames
+    def _frame(self, choices: list, **extra: Any) -> bytes:
+        return f"data: {json.dumps({**self._base, 'choices': choices, **extra})}\n\n".encode()
+
+    def role(self) -> bytes:
+        return self._frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                             "finish_reason": None}])
+
+    def content(self, text: str) -> bytes:
+        return self._frame([{"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}])
+
+    def end(self, response: LLMResponse, *, include_usage: bool) -> list[bytes]:
+        self._base["model"] = response.model or self._base["model"]
+        frames = [self._frame([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])]
+        if include_usage:
+            frames.append(self._frame([], usage=_usage(response)))
+        return [*frames, DONE]
+
+    @staticmethod
+    def error(message: str, code: str) -> list[bytes]:
+        body = error_body(status_for(code), message, code=code)
+        return [f"data: {json.dumps(body)}\n\n".encode(), DONE]
+
+
+DONE = b"data: [DONE]\n\n"
 
 
 # Our error codes -> HTTP status. Anything else that failed is a 500.

@@ -7,10 +7,10 @@ import pytest
 from streams.events import ErrorInfo, LLMResponse, TokenUsage
 from streams.ingress.openai_format import (
     BadChatRequest,
+    ChunkFrames,
     completion_body,
     error_body,
     status_for,
-    stream_chunks,
     to_llm_request,
 )
 
@@ -64,9 +64,13 @@ def test_response_bodies_follow_the_openai_schema():
     body = completion_body(response)
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "hello"}
     assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
-    frames = stream_chunks(response, include_usage=True)
+    chunks = ChunkFrames("r1", "auto")
+    frames = [chunks.role(), chunks.content("hel"), chunks.content("lo"), *chunks.end(response, include_usage=True)]
     assert frames[-1] == b"data: [DONE]\n\n"
     assert json.loads(frames[-2][6:])["usage"]["total_tokens"] == 5
-    assert json.loads(frames[1][6:])["choices"][0]["delta"]["content"] == "hello"
+    assert [json.loads(f[6:])["choices"][0]["delta"].get("content") for f in frames[1:3]] == ["hel", "lo"]
+    assert json.loads(frames[-3][6:])["model"] == "m", "the end names the model that answered"
+    error = ChunkFrames.error("the provider failed", "stream_interrupted")
+    assert json.loads(error[0][6:])["error"]["code"] == "stream_interrupted" and error[1] == b"data: [DONE]\n\n"
     failed = LLMResponse(request_id="r2", status="error", error=ErrorInfo(code="timeout", message="x"))
     assert completion_body(failed)["choices"][0]["message"]["content"] == ""

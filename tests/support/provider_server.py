@@ -9,6 +9,12 @@ One server answers every family, since their paths differ:
 Model names pick failures, like TensorZero's dummy provider: "error-500", "rate-limited",
 "bad-key", "too-long", "overloaded". A missing key is a 401, as at the real APIs.
 With `recording=` it serves one recorded exchange from shared/provider-recordings verbatim.
+
+For streaming tests: `stream_parts=N` answers N pieces ("w0 ", "w1 ", ...), `chunk_delay_s` paces
+the chunks of a stream, and `streams` logs each one (chunks written, finished, cut by the client).
+Streamed model names: "breaks-mid-stream" fails after 5 pieces (OpenAI's and Anthropic's in-stream
+error event; Gemini and Cohere have none, so the connection is cut), "no-usage" leaves the usage out
+(OpenAI without stream_options.include_usage).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import re
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +32,16 @@ from tests.support.clock import iso
 
 RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "provider-recordings"
 ANSWER_CHUNKS = ("ok ", "from ", "{model}")
+
+
+@dataclass
+class StreamLog:
+    path: str
+    model: str
+    prompt: str
+    written: int = 0  # chunks written
+    finished: bool = False  # the last chunk is written
+    cut: bool = False  # the client closed the connection before the last chunk
 
 
 def load_recording(name: str) -> dict:
@@ -82,8 +99,11 @@ def _prompt_text(body: dict) -> str:
 
 
 class ProviderServer:
-    def __init__(self, *, recording: dict | None = None):
+    def __init__(self, *, recording: dict | None = None, stream_parts: int = 0, chunk_delay_s: float = 0.0):
         self.recording = recording
+        self.stream_parts = stream_parts
+        self.chunk_delay_s = chunk_delay_s
+        self.streams: list[StreamLog] = []
         self.failing: set[str] = set()  # models answered with a 500 until removed: an outage and its recovery
         self.calls: list[dict] = []
         self.paths: list[str] = []
@@ -127,9 +147,19 @@ class ProviderServer:
                     return
                 self.send_header("Connection", "close")
                 self.end_headers()
-                for chunk in chunks:
-                    self.wfile.write(chunk)
-                    self.wfile.flush()
+                log = StreamLog(self.path, str((body or {}).get("model") or self.path), _prompt_text(body or {}))
+                with server._lock:
+                    server.streams.append(log)
+                try:
+                    for i, chunk in enumerate(chunks):
+                        if i and server.chunk_delay_s:
+                            time.sleep(server.chunk_delay_s)
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        log.written += 1
+                    log.finished = True
+                except (BrokenPipeError, ConnectionResetError):
+                    log.cut = True
                 self.close_connection = True
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -165,15 +195,32 @@ class ProviderServer:
                 headers["Retry-After"] = "2"
             return status_, headers, payload
         words = len(_prompt_text(body).split())
-        parts = [c.format(model=model) for c in ANSWER_CHUNKS]
+        parts = [f"w{i} " for i in range(self.stream_parts)] or [c.format(model=model) for c in ANSWER_CHUNKS]
         stream = body.get("stream") or "streamGenerateContent" in path
         handler = getattr(self, f"_{family}")
         if path.startswith("/v2/embed"):
             return self._json(200, {"id": "emb-1", "embeddings": {"float": [[0.1, 0.2, 0.3] for _ in body["texts"]]},
                                     "texts": body["texts"], "meta": {"billed_units": {"input_tokens": 2 * len(body["texts"])}}})
         if path.startswith("/v1/chat") and family == "cohere":
-            return self._cohere_v1(model, parts, words, stream)
-        return handler(model, parts, words, stream)
+            answer = self._cohere_v1(model, parts, words, stream)
+        else:
+            answer = handler(model, parts, words, stream)
+        if stream and model == "no-usage" and family == "openai":
+            answer = (*answer[:2], [c for c in answer[2] if b'"usage"' not in c])
+        if stream and model == "breaks-mid-stream":
+            answer = (*answer[:2], self._broken(family, answer[2], parts))
+        return answer
+
+    def _broken(self, family: str, chunks: list[bytes], parts: list[str], after: int = 5) -> list[bytes]:
+        """The stream up to its `after`-th piece, then the family's in-stream error, or nothing (a cut)."""
+        marker = json.dumps(parts[after - 1])[1:-1].encode()
+        kept = chunks[:next(i for i, c in enumerate(chunks) if marker in c) + 1]
+        if family == "openai":
+            kept += self._sse([(None, _error_body("openai", 500, "The server had an error while streaming.",
+                                                  "server_error"))])[2]
+        elif family == "anthropic":
+            kept += self._sse([("error", _error_body("anthropic", 529, "Overloaded", "overloaded_error"))])[2]
+        return kept
 
     @staticmethod
     def _json(status: int, payload: dict) -> tuple[int, dict, bytes]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import defaultdict
 from contextlib import aclosing
 from datetime import datetime, timezone
 
@@ -20,11 +21,12 @@ import pytest
 from analytics.store import ChdbStore
 from streams.client import GenerationFailed, ModelManager
 from streams.client.reply_client import ReplyClient
-from streams.events import LLMRequest, LLMResponse
+from streams.events import BudgetRequest, LLMRequest, LLMResponse
+from streams.events.topic_names import SETTLEMENTS
 from tests.conftest import CALLER_KEY, SENTINEL_KEY, config_file, running_stack
 from tests.support.kafka_io import committed_on_topics
 from tests.support.provider_server import ProviderServer, StreamLog
-from tests.support.stack_io import cluster_view, wait_for
+from tests.support.stack_io import wait_for
 
 PARTS, GAP_S = 20, 0.05
 PIECES = [f"w{i} " for i in range(PARTS)]
@@ -61,13 +63,7 @@ def dev(kafka_bootstrap, server, tmp_path_factory):
     with running_stack(data, kafka_bootstrap, HUGAI_CONFIG=str(config_file(data, _models)), HUGAI_CALLER_KEY=CALLER_KEY,
                        **keys, **urls) as stack:
         stack.started_at = started_at
-        stack.spend_before = _keeper_spend(stack)  # the broker is shared: spend is compared as a difference
         yield stack
-
-
-def _keeper_spend(dev) -> float:
-    budgets = cluster_view(dev)["worker"]["budgets"]
-    return sum(b["spent_usd"] for key, b in budgets.items() if key.startswith("daily:"))
 
 
 def _stream_of(server: ProviderServer, marker: str) -> StreamLog:
@@ -229,15 +225,26 @@ async def test_a_cancel_through_the_reply_client_leaves_one_billed_answer(dev, s
 
 
 def test_spend_is_equal_three_ways_after_streams_cancels_and_failures(dev):
-    """The last test here: this stack's answers against the keeper's spend and ClickHouse's rows."""
-    def settled() -> tuple[dict[str, LLMResponse], float] | None:
-        answers = asyncio.run(_answers_since(dev))
+    """The last test here: this stack's answers against the settlements the workers sent the budget
+    keeper for them, and against ClickHouse's rows. (The keeper's totals take in every module's spend on
+    the shared broker; tests/e2e/test_budgets.py and test_crash.py check that it applies settlements.)"""
+    def settled() -> tuple[dict[str, LLMResponse], float, dict[str, float]] | None:
+        answers, billed = asyncio.run(_answers_since(dev)), asyncio.run(_settlements(dev.bootstrap))
         spent = sum(a.cost_usd for a in answers.values())
         cancels = sum(1 for a in answers.values() if a.error and a.error.code == "client_cancelled")
-        return (answers, spent) if cancels == 3 and abs(_keeper_spend(dev) - dev.spend_before - spent) < 1e-9 else None
+        ours = sum(billed.get(request_id, 0.0) for request_id in answers)
+        return (answers, spent, billed) if cancels == 3 and abs(ours - spent) < 1e-9 else None
 
-    answers, spent = wait_for(settled, "the three cancelled answers, and the keeper's spend to equal the answers'",
-                              timeout=60, details=lambda: f"(keeper +${_keeper_spend(dev) - dev.spend_before:.9f})")
+    def seen() -> str:
+        answers, billed = asyncio.run(_answers_since(dev)), asyncio.run(_settlements(dev.bootstrap))
+        codes = sorted(a.error.code for a in answers.values() if a.error)
+        return (f"({len(answers)} answers ${sum(a.cost_usd for a in answers.values()):.9f}, settled "
+                f"${sum(billed.get(r, 0.0) for r in answers):.9f}, errors {codes})")
+
+    answers, spent, billed = wait_for(settled, "the three cancelled answers, and their settlements to equal them",
+                                      timeout=60, details=seen)
+    assert all(billed.get(r, 0.0) == pytest.approx(a.cost_usd, abs=1e-12) for r, a in answers.items()), \
+        "each answer's settlements sum to its cost"
     dev.stop()  # the sink drains what is on the topics, and releases chdb's lock
     store = ChdbStore(dev.settings.chdb_path)
     try:
@@ -253,6 +260,15 @@ def test_spend_is_equal_three_ways_after_streams_cancels_and_failures(dev):
     assert len(whole) >= 10
     # TTFT is when the first piece reached the worker: at least 18 of the server's 50 ms gaps came after it.
     assert all(float(r["total_ms"]) - float(r["ttft_ms"]) >= (PARTS - 2) * GAP_S * 1000 for r in whole), whole
+
+
+async def _settlements(bootstrap: str) -> dict[str, float]:
+    """What the workers settled with the budget keeper, by request_id (committed: in the answers' transactions)."""
+    billed: dict[str, float] = defaultdict(float)
+    for record in await committed_on_topics(bootstrap, SETTLEMENTS):
+        settlement = BudgetRequest.model_validate_json(record.value)
+        billed[settlement.request_id] += settlement.amount
+    return billed
 
 
 async def _answers_since(dev) -> dict[str, LLMResponse]:

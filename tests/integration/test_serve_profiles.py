@@ -89,10 +89,10 @@ async def test_the_cache_and_deduplication_strategies_switch_sharing_on_and_off(
     ({"a": "disabled by an operator"}, set(), set(), "no_model_available"),
 ])
 def test_when_nothing_is_left_the_code_says_whose_doing_it_is(excluded, limited, rate_limited, code):
-    from streams.agents.serve import _nothing_left
+    from streams.agents.answers import nothing_left
     from streams.ingress.openai_format import status_for
 
-    error = _nothing_left(excluded, limited=frozenset(limited), rate_limited=rate_limited)
+    error = nothing_left(excluded, limited=frozenset(limited), rate_limited=rate_limited)
     assert error.code == code and all(reason in error.message for reason in excluded.values())
     assert status_for(code) == {"no_model_fits": 400, "rate_limited": 429, "no_model_available": 503}[code]
 

@@ -12,6 +12,11 @@ Reported:
   added_latency_ms   p50/p95/p99 of (answered - sent) minus the time the provider took (the attempts)
   rss_mb             the worker's peak resident memory
   sink_lag_s         after the last answer, how long until the sink had committed every telemetry event
+  ttft_added_ms      with --stream: p50/p95/p99 of (first delta at the client - sent) minus the bench
+                     provider's own time to its first chunk (a quarter of its latency)
+
+With --stream every request asks for a stream, and the bench provider sends STREAM_PIECES chunks:
+the first after a quarter of its latency, the rest spread over what is left of it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +40,7 @@ from streams.cli.devstack import DevStack
 from streams.client.reply_client import ReplyClient
 from streams.config import DEFAULT_CONFIG_PATH
 from streams.config.settings import Settings
-from streams.events import LLMRequest
+from streams.events import LLMRequest, LLMResponse
 from streams.events.topic_names import TELEMETRY
 from streams.kafka.admin import group_lag
 from streams.kafka.localkafka import free_port
@@ -42,6 +48,7 @@ from streams.kafka.localkafka import free_port
 __all__ = ["BenchResult", "run_bench", "OpenAIStub"]
 
 BENCH_WINDOW = 2000  # requests in flight at most when saturating
+STREAM_PIECES = 8
 
 
 class OpenAIStub:
@@ -62,6 +69,8 @@ class OpenAIStub:
     async def _chat(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.calls += 1
+        if body.get("stream"):
+            return await self._stream(request, body)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         return web.json_response({
@@ -70,6 +79,26 @@ class OpenAIStub:
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
         })
+
+    @property
+    def ttft_s(self) -> float:
+        return self.latency_s / 4
+
+    async def _stream(self, request: web.Request, body: dict) -> web.StreamResponse:
+        base = {"id": f"chatcmpl-{self.calls}", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model", "bench")}
+        sse = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await sse.prepare(request)
+        gap_s = (self.latency_s - self.ttft_s) / max(1, STREAM_PIECES - 1)
+        for i in range(STREAM_PIECES):
+            await asyncio.sleep(self.ttft_s if i == 0 else gap_s)
+            delta = {"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": None}
+            await sse.write(f"data: {json.dumps({**base, 'choices': [delta]})}\n\n".encode())
+        usage = {"prompt_tokens": 8, "completion_tokens": STREAM_PIECES, "total_tokens": 8 + STREAM_PIECES}
+        done = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}
+        await sse.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
+        await sse.write_eof()
+        return sse
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -102,6 +131,7 @@ class BenchResult:
     rss_mb: float
     sink_lag_s: float
     notes: list[str] = field(default_factory=list)
+    ttft_added_ms: dict[str, float] | None = None  # with --stream
 
     def as_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -142,9 +172,12 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}
 
 
-async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sample: Callable[[], None]) -> tuple:
+async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sample: Callable[[], None],
+                 stream_ttft_ms: float | None = None) -> tuple:
+    """`stream_ttft_ms`: stream every request; the provider's own time to its first chunk."""
     sent_at: dict[str, float] = {}
     added: list[float] = []
+    ttft_added: list[float] = []
     errors = 0
     run = uuid.uuid4().hex[:8]
     async with ReplyClient(bootstrap) as client:
@@ -156,12 +189,27 @@ async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sampl
             request = LLMRequest(request_id=f"bench-{run}-{i}", task_type="code_generation",
                                  prompt=f"bench request {i}", max_tokens=8)
             sent_at[request.request_id] = time.perf_counter()
-            (future,) = (await client.publish([request])).values()
-            response = await future
+            if stream_ttft_ms is None:
+                (future,) = (await client.publish([request])).values()
+                response = await future
+            else:
+                response = await streamed(request)
             elapsed_ms = (time.perf_counter() - sent_at[request.request_id]) * 1000
             if response.status != "ok":
                 errors += 1
             added.append(elapsed_ms - sum(a.latency_ms for a in response.attempts))
+
+        async def streamed(request: LLMRequest) -> LLMResponse:
+            first = None
+            async with aclosing(client.stream(request, timeout=120)) as events:
+                async for item in events:
+                    if isinstance(item, str):
+                        first = first or time.perf_counter()
+                    else:
+                        response = item
+            if first is not None:
+                ttft_added.append((first - sent_at[request.request_id]) * 1000 - stream_ttft_ms)
+            return response
 
         async def guarded(i: int) -> None:
             try:
@@ -185,17 +233,22 @@ async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sampl
                 last_sample = now
         await asyncio.wait_for(asyncio.gather(*pending), timeout=120)
         elapsed = time.perf_counter() - started
-    return i, len(added), errors, elapsed, added
+    return i, len(added), errors, elapsed, added, ttft_added
 
 
 def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: float, provider_url: str | None,
-              warmup_s: float = 10.0, progress: Callable[[str], None] = lambda line: None) -> BenchResult:
+              warmup_s: float = 10.0, stream: bool = False,
+              progress: Callable[[str], None] = lambda line: None) -> BenchResult:
     notes = [f"after {warmup_s:g} s of the same load, not counted"] if warmup_s else ["no warm-up: a cold stack"]
     with tempfile.TemporaryDirectory(prefix="hugai-bench-") as tmp, \
             (OpenAIStub(provider_latency_ms) if provider_url is None else _Nothing()) as stub:
         base_url = provider_url or stub.base_url
         if provider_url:
             notes.append(f"provider at {provider_url}; --provider-latency-ms does not apply")
+        # With another server its first-chunk time is unknown: the TTFT added then includes it.
+        stream_ttft_ms = (0.0 if provider_url else stub.ttft_s * 1000) if stream else None
+        if stream and provider_url:
+            notes.append("ttft_added_ms includes the provider's own time to its first chunk")
         env = {"HUGAI_DATA_DIR": tmp, "HUGAI_CONFIG": str(bench_config(Path(tmp))), "OPENAI_API_KEY": "bench",
                "OPENAI_BASE_URL": base_url, "HUGAI_LOG_LEVEL": "warn"}
         saved = {name: os.environ.get(name) for name in env}
@@ -214,10 +267,12 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                 load = 'saturation' if rate is None else f'{rate:g} requests/s'
                 if warmup_s:
                     progress(f"warming up: {load} for {warmup_s:g} s...")
-                    asyncio.run(_drive(stack.bootstrap, rate=rate, duration_s=warmup_s, sample=sample))
+                    asyncio.run(_drive(stack.bootstrap, rate=rate, duration_s=warmup_s, sample=sample,
+                                       stream_ttft_ms=stream_ttft_ms))
                 progress(f"driving {load} for {duration_s:g} s...")
-                sent, answered, errors, elapsed, added = asyncio.run(
-                    _drive(stack.bootstrap, rate=rate, duration_s=duration_s, sample=sample))
+                sent, answered, errors, elapsed, added, ttft_added = asyncio.run(
+                    _drive(stack.bootstrap, rate=rate, duration_s=duration_s, sample=sample,
+                           stream_ttft_ms=stream_ttft_ms))
                 sample()
                 progress("waiting for the sink to catch up...")
                 caught_up = time.perf_counter()
@@ -235,10 +290,11 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-    return BenchResult(mode="saturate" if rate is None else f"rate {rate:g}/s", duration_s=round(elapsed, 3),
-                       sent=sent, answered=answered, errors=errors, throughput_rps=round(answered / elapsed, 1),
+    mode = ("saturate" if rate is None else f"rate {rate:g}/s") + (", streamed" if stream else "")
+    return BenchResult(mode=mode, duration_s=round(elapsed, 3), sent=sent, answered=answered, errors=errors, throughput_rps=round(answered / elapsed, 1),
                        added_latency_ms=_percentiles(added), rss_mb=round(peak["rss"], 1),
-                       sink_lag_s=round(sink_lag, 3), notes=notes)
+                       sink_lag_s=round(sink_lag, 3), notes=notes,
+                       ttft_added_ms=_percentiles(ttft_added) if stream else None)
 
 
 class _Nothing:

@@ -151,6 +151,7 @@ def bench(
     provider_latency_ms: Annotated[float, typer.Option(min=0.0, help="The bench provider's latency.")] = 0.0,
     provider_url: Annotated[Optional[str], typer.Option(help="Use this running OpenAI-compatible server instead.")] = None,
     warmup: Annotated[float, typer.Option(min=0.0, help="Seconds of the same load first, not counted.")] = 10.0,
+    stream: Annotated[bool, typer.Option(help="Stream every request; also report the TTFT the router adds.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Drive a fresh stack through Kafka at a fixed rate or at saturation, and report what it adds."""
@@ -159,12 +160,14 @@ def bench(
     if (rate is None) == (not saturate):
         raise fail("give exactly one of --rate R or --saturate")
     result = run_bench(rate=rate, duration_s=duration, provider_latency_ms=provider_latency_ms,
-                       provider_url=provider_url, warmup_s=warmup, progress=lambda line: err.print(line, style="dim"))
+                       provider_url=provider_url, warmup_s=warmup, stream=stream,
+                       progress=lambda line: err.print(line, style="dim"))
     if as_json:
         print(json.dumps({"throughput_rps": result.throughput_rps, "added_latency_ms": result.added_latency_ms,
                           "rss_mb": result.rss_mb, "sink_lag_s": result.sink_lag_s, "mode": result.mode,
                           "sent": result.sent, "answered": result.answered, "errors": result.errors,
-                          "duration_s": result.duration_s, "notes": result.notes}))
+                          "duration_s": result.duration_s, "notes": result.notes,
+                          "ttft_added_ms": result.ttft_added_ms}))
         return
     latency = result.added_latency_ms
     console.print(f"{result.mode}, {result.duration_s:g} s: {result.answered}/{result.sent} answered "
@@ -172,6 +175,9 @@ def bench(
     console.print(f"added latency p50 {latency['p50']:g} ms, p95 {latency['p95']:g} ms, p99 {latency['p99']:g} ms; "
                   f"worker RSS {result.rss_mb:g} MB; sink caught up {result.sink_lag_s:g} s after the last answer",
                   highlight=False)
+    if (ttft := result.ttft_added_ms) is not None:
+        console.print(f"TTFT added p50 {ttft['p50']:g} ms, p95 {ttft['p95']:g} ms, p99 {ttft['p99']:g} ms",
+                      highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", style="yellow")
 

@@ -6,10 +6,9 @@ import asyncio
 import logging
 import os
 import signal
-from pathlib import Path
-
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from aiohttp import web
 

@@ -73,8 +73,9 @@ class ChdbStore:
 
 class ServerStore:
     def __init__(self, url: str):
-        import clickhouse_connect
         from urllib.parse import urlsplit
+
+        import clickhouse_connect
 
         parts = urlsplit(url)
         self.description = f"clickhouse:{parts.scheme}://{parts.hostname}:{parts.port or ''}{parts.path}"

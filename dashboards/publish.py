@@ -9,8 +9,8 @@ from typing import Any
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
-from dashboards.provisioning import DATASOURCE_TYPE, DATASOURCE_UID, FOLDER, _rule, dashboards
 from dashboards.alerts import alert_rules
+from dashboards.provisioning import DATASOURCE_TYPE, DATASOURCE_UID, FOLDER, _rule, dashboards
 
 __all__ = ["publish"]
 

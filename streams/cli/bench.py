@@ -40,8 +40,9 @@ from streams.cli.devstack import DevStack
 from streams.client.reply_client import ReplyClient
 from streams.config import DEFAULT_CONFIG_PATH
 from streams.config.settings import Settings
-from streams.events import LLMRequest, LLMResponse
+from streams.events import LLMRequest, LLMResponse, TokenUsage
 from streams.events.topic_names import TELEMETRY
+from streams.ingress.openai_format import ChunkFrames
 from streams.kafka.admin import group_lag
 from streams.kafka.localkafka import free_port
 
@@ -85,18 +86,19 @@ class OpenAIStub:
         return self.latency_s / 4
 
     async def _stream(self, request: web.Request, body: dict) -> web.StreamResponse:
-        base = {"id": f"chatcmpl-{self.calls}", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": body.get("model", "bench")}
+        model = body.get("model", "bench")
+        frames = ChunkFrames(str(self.calls), model)
         sse = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await sse.prepare(request)
+        await sse.write(frames.role())
         gap_s = (self.latency_s - self.ttft_s) / max(1, STREAM_PIECES - 1)
         for i in range(STREAM_PIECES):
             await asyncio.sleep(self.ttft_s if i == 0 else gap_s)
-            delta = {"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": None}
-            await sse.write(f"data: {json.dumps({**base, 'choices': [delta]})}\n\n".encode())
-        usage = {"prompt_tokens": 8, "completion_tokens": STREAM_PIECES, "total_tokens": 8 + STREAM_PIECES}
-        done = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}
-        await sse.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
+            await sse.write(frames.content(f"w{i} "))
+        done = LLMResponse(request_id=str(self.calls), status="ok", model=model,
+                           usage=TokenUsage(input_tokens=8, output_tokens=STREAM_PIECES))
+        for frame in frames.end(done, include_usage=True):
+            await sse.write(frame)
         await sse.write_eof()
         return sse
 
@@ -291,7 +293,8 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                 else:
                     os.environ[name] = value
     mode = ("saturate" if rate is None else f"rate {rate:g}/s") + (", streamed" if stream else "")
-    return BenchResult(mode=mode, duration_s=round(elapsed, 3), sent=sent, answered=answered, errors=errors, throughput_rps=round(answered / elapsed, 1),
+    return BenchResult(mode=mode, duration_s=round(elapsed, 3), sent=sent, answered=answered, errors=errors,
+                       throughput_rps=round(answered / elapsed, 1),
                        added_latency_ms=_percentiles(added), rss_mb=round(peak["rss"], 1),
                        sink_lag_s=round(sink_lag, 3), notes=notes,
                        ttft_added_ms=_percentiles(ttft_added) if stream else None)

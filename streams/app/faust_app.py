@@ -56,6 +56,21 @@ class _Consumer(faust_kafka.Consumer):
         committable = self.app.committable_requests
         return committable(tp.partition) if committable is not None else None
 
+    async def perform_seek(self) -> None:
+        """Faust's, with the flow stopped first, so no record fetched during the seek is thrown away.
+
+        After a rebalance, Faust's recovery resumes the stream partitions, then seeks them to the
+        committed offsets (a round trip to the group coordinator), then resumes the app's flow
+        control, which empties every agent's queue. With the flow still running from table recovery,
+        a record fetched after the seek moved the position but before the queues were emptied was
+        dropped, and its position was past it: never served. Seen as requests published right after
+        a worker came up (its /healthz turns ready before that seek) going unanswered for good.
+        Every caller resumes the flow after the seek (faust/tables/recovery.py), and a fetch that
+        returns while it is stopped seeks back to the committed offsets (Consumer.getmany).
+        """
+        self.stop_flow()
+        await super().perform_seek()
+
     async def seek_to_committed(self) -> dict[TP, int]:
         """Committed offsets, except where a keeper's own state says it applied less.
 
@@ -65,8 +80,16 @@ class _Consumer(faust_kafka.Consumer):
         whose ledger write had not left the worker. A kill -9 then lost it: the next keeper read
         a ledger without it and resumed from the commit (tests/e2e/test_keeper_resume.py). Called
         after table recovery, so the ledger read here is the recovered one.
+
+        A partition committed at 0, or not at all, is sent back to its beginning: aiokafka seeks
+        only past 0 and leaves the others where its fetcher is, so records fetched and then thrown
+        away (perform_seek) were skipped for good on a group's first run.
         """
         positions = dict(await super().seek_to_committed())
+        from_start = [tp for tp, committed in positions.items()
+                      if (committed is None or committed <= 0) and not self._is_changelog_tp(tp)]
+        if from_start:
+            await self._thread.seek_to_beginning(*from_start)
         for tp, committed in positions.items():
             applied_until = self.app.resume_from.get(tp.topic)
             wanted = applied_until(tp.partition) if applied_until is not None else None

@@ -251,16 +251,19 @@ def _first_refresh(keys: KeyRing) -> str | None:
 
 
 def _add_health(app: faust.App, families: dict[str, str]) -> None:
-    state = {"ready": False}
+    state = {"recovered": False, "ready": False}
 
     @app.on_rebalance_complete.connect
-    async def _ready(sender: faust.App, **_: object) -> None:
-        state["ready"] = True
+    async def _recovered(sender: faust.App, **_: object) -> None:
+        state["recovered"] = True
 
     @app.page("/healthz")
     async def healthz(web, request):  # noqa: ANN001 - Faust's view signature
+        # Faust signals the rebalance complete before it seeks the streams and resumes them. Ready
+        # means serving, so the first rebalance must have ended too; later ones do not unready it.
+        state["ready"] = state["ready"] or (state["recovered"] and not app.rebalancing)
         body = {"ready": state["ready"], "providers": families}
-        return web.json(body, status=200 if state["ready"] else 503)
+        return web.json(body, status=200 if body["ready"] else 503)
 
 
 def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate, budgets: BudgetGate) -> None:

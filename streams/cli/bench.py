@@ -11,6 +11,9 @@ Reported:
   throughput_rps     responses per second over the run
   added_latency_ms   p50/p95/p99 of (answered - sent) minus the time the provider took (the attempts)
   rss_mb             the worker's peak resident memory
+  cpu_ms_per_request CPU time (user + system) each process spent during the measured load, per answer:
+                     the worker, the broker (when the bench started it), the sink, and this process
+                     (the bench client and its provider stub)
   sink_lag_s         after the last answer, how long until the sink had committed every telemetry event
   ttft_added_ms      with --stream: p50/p95/p99 of (first delta at the client - sent) minus the bench
                      provider's own time to its first chunk (a quarter of its latency)
@@ -132,6 +135,7 @@ class BenchResult:
     added_latency_ms: dict[str, float]
     rss_mb: float
     sink_lag_s: float
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ttft_added_ms: dict[str, float] | None = None  # with --stream
 
@@ -161,6 +165,17 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of `pid` so far (0 when it is not known)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14, 15
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -272,9 +287,15 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                     asyncio.run(_drive(stack.bootstrap, rate=rate, duration_s=warmup_s, sample=sample,
                                        stream_ttft_ms=stream_ttft_ms))
                 progress(f"driving {load} for {duration_s:g} s...")
+                pids = {"worker": pid, "sink": stack.children["sink"].pid,
+                        **({"broker": stack.kafka.pid} if stack.kafka is not None else {})}
+                cpu_before = {role: _cpu_s(p) for role, p in pids.items()} | {"bench": time.process_time()}
                 sent, answered, errors, elapsed, added, ttft_added = asyncio.run(
                     _drive(stack.bootstrap, rate=rate, duration_s=duration_s, sample=sample,
                            stream_ttft_ms=stream_ttft_ms))
+                cpu_after = {role: _cpu_s(p) for role, p in pids.items()} | {"bench": time.process_time()}
+                cpu_ms = {role: round((cpu_after[role] - cpu_before[role]) * 1000 / max(answered, 1), 3)
+                          for role in cpu_before}
                 sample()
                 progress("waiting for the sink to catch up...")
                 caught_up = time.perf_counter()
@@ -296,7 +317,7 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
     return BenchResult(mode=mode, duration_s=round(elapsed, 3), sent=sent, answered=answered, errors=errors,
                        throughput_rps=round(answered / elapsed, 1),
                        added_latency_ms=_percentiles(added), rss_mb=round(peak["rss"], 1),
-                       sink_lag_s=round(sink_lag, 3), notes=notes,
+                       sink_lag_s=round(sink_lag, 3), cpu_ms_per_request=cpu_ms, notes=notes,
                        ttft_added_ms=_percentiles(ttft_added) if stream else None)
 
 

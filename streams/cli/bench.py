@@ -167,7 +167,7 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _cpu_s(pid: int | None) -> float:
+def cpu_seconds(pid: int | None) -> float:
     """User + system CPU seconds of `pid` so far (0 when it is not known)."""
     if pid is None:
         return 0.0
@@ -289,11 +289,11 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                 progress(f"driving {load} for {duration_s:g} s...")
                 pids = {"worker": pid, "sink": stack.children["sink"].pid,
                         **({"broker": stack.kafka.pid} if stack.kafka is not None else {})}
-                cpu_before = {role: _cpu_s(p) for role, p in pids.items()} | {"bench": time.process_time()}
+                cpu_before = {role: cpu_seconds(p) for role, p in pids.items()} | {"bench": time.process_time()}
                 sent, answered, errors, elapsed, added, ttft_added = asyncio.run(
                     _drive(stack.bootstrap, rate=rate, duration_s=duration_s, sample=sample,
                            stream_ttft_ms=stream_ttft_ms))
-                cpu_after = {role: _cpu_s(p) for role, p in pids.items()} | {"bench": time.process_time()}
+                cpu_after = {role: cpu_seconds(p) for role, p in pids.items()} | {"bench": time.process_time()}
                 cpu_ms = {role: round((cpu_after[role] - cpu_before[role]) * 1000 / max(answered, 1), 3)
                           for role in cpu_before}
                 sample()

@@ -62,10 +62,10 @@ def main() -> None:
             try:
                 asyncio.run(bench._drive(bootstrap, rate=args.rate, duration_s=5, sample=lambda: None))
                 time.sleep(2)  # the warm-up's last answers and settlements
-                before, cpu_before = _counts(broker.jmx_port), bench._cpu_s(broker.pid)
+                before, cpu_before = _counts(broker.jmx_port), bench.cpu_seconds(broker.pid)
                 _, answered, *_ = asyncio.run(bench._drive(bootstrap, rate=args.rate, duration_s=args.duration,
                                                            sample=lambda: None))
-                after, cpu_after = _counts(broker.jmx_port), bench._cpu_s(broker.pid)
+                after, cpu_after = _counts(broker.jmx_port), bench.cpu_seconds(broker.pid)
             finally:
                 stack.stop()
     finally:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.cli.bench import cpu_seconds
 from streams.config.settings import Settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.localkafka import LocalKafka, free_port
@@ -69,11 +70,6 @@ async def worker(bootstrap: str, run: str) -> None:
         await consumer.stop()
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def drive(bootstrap: str, run: str, *, rate: float | None, count: int, worker_pid: int,
                 broker_pid: int | None) -> dict:
     requests, answers, _ = _topics(run)
@@ -86,7 +82,7 @@ async def drive(bootstrap: str, run: str, *, rate: float | None, count: int, wor
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0 if rate else 5)
     await producer.start()
     pids = {"worker": worker_pid, "client": os.getpid(), **({"broker": broker_pid} if broker_pid else {})}
-    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.perf_counter()
 
     async def read() -> None:
@@ -104,7 +100,7 @@ async def drive(bootstrap: str, run: str, *, rate: float | None, count: int, wor
             await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
     await asyncio.wait_for(reading, timeout=120)
     elapsed = time.perf_counter() - started
-    cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     await producer.stop()
     await reader.stop()
     took.sort()

@@ -1,12 +1,20 @@
-"""The budget keeper: one writer for every budget, so reservations hold across workers.
+"""The budget keeper: one writer for every budget, so budgets hold across workers.
 
-It reads llm.budget (reservations) and llm.budget-settlements (settlements, written in the
-answers' transactions), one partition each, and keeps one Faust table, `budget-ledger`:
+It reads llm.budget (leases asked for, renewed, given back) and llm.budget-settlements (what calls
+under a lease cost, written in the answers' transactions), one partition each, and keeps one Faust
+table, `budget-ledger`:
   "ledger"      {"offsets": topic -> the last offset applied, "spent": window key -> USD,
-                 "fired": ["<window key>@<threshold>", ...]}
-  "hold:<id>"   a reservation not yet settled (amount, windows, when); reserved amounts are
-                summed from the holds when needed (as many as calls in flight), so no copy in
-                memory can go stale across a rebalance or a table recovery
+                 "fired": ["<window key>@<threshold>", ...],
+                 "settled": lease id -> USD its settlements have spent so far}
+  "hold:<id>"   a worker's lease (streams/agents/budget_gate.py): amount granted less given back,
+                its windows, when last renewed, and the offsets of the events that changed it.
+                What a lease still holds is its amount less its settled sum; reserved amounts
+                are summed from the holds when needed (a few per worker), so no copy in memory
+                can go stale across a rebalance or a table recovery.
+
+A grant must fit: for every window, spent + what every lease still holds + the grant <= limit.
+So the caps hold as exactly as with a hold per call; a settlement costs one ledger write, and a
+reservation inside a lease costs no event at all.
 
 Why one table with the offset inside: a keeper killed after some of its changelog writes and
 before its consumer commit is replayed from the commit. Spend and "this event was applied" must
@@ -19,12 +27,13 @@ The other way round, a commit past ledger writes that never left the worker (Fau
 flush gives up on a slow send), the keeper resumes from the ledger's offsets instead of the commit
 (app.resume_from, read by streams/app/faust_app.py), so no settlement is skipped either.
 
-Reservations are answered on llm.budget-decisions; spend and holds are broadcast on the
-compacted llm.budget-state at most once a second per window; threshold crossings go to
-llm.telemetry (ClickHouse's budget_events). Spend alone may never reach exactly 100% (a
-reservation that does not fit is refused), so the 100% event also fires when, past 80%, a
-reservation is refused on spend alone. A hold whose worker never settles (it died) is
-released after HOLD_TTL_S, counting nothing: the request is redelivered and reserves again.
+Asks are answered on llm.budget-decisions; spend and holds are broadcast on the compacted
+llm.budget-state at most once a second per window; threshold crossings go to llm.telemetry
+(ClickHouse's budget_events). Spend alone may never reach exactly 100% (a grant that does not fit
+is refused), so the 100% event also fires when, past 80%, an ask is refused on spend alone. A
+lease neither renewed nor topped up for HOLD_TTL_S (its worker died) is released, counting
+nothing: the requests it was serving are redelivered and reserve again elsewhere. A lease that
+holds nothing more (spent, or given back) is released at the next tick.
 """
 
 from __future__ import annotations
@@ -44,12 +53,12 @@ from streams.events import BudgetDecision, BudgetRequest, BudgetState, BudgetThr
 from streams.events.topic_names import BUDGET, BUDGET_DECISIONS, BUDGET_STATE, SETTLEMENTS
 from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics
-from streams.routing.budgets import BudgetWindow, crossed, first_refusal, window_of, window_start, windows_for
+from streams.routing.budgets import BudgetWindow, crossed, first_refusal, room, window_of, window_start, windows_for
 
 __all__ = ["register_budget_keeper", "HOLD_TTL_S"]
 
 log = logging.getLogger(__name__)
-HOLD_TTL_S = 300.0  # longer than any call with its retries: read timeout 60 s x 3 attempts + backoff
+HOLD_TTL_S = 300.0  # well past a live worker's renewals (streams/agents/budget_gate.LEASE_RENEW_S)
 PUBLISH_EVERY_S = 1.0
 KEEP_WINDOWS = timedelta(days=62)  # spend of windows that started longer ago is dropped from the ledger
 LEDGER = "ledger"
@@ -67,15 +76,21 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
     def holds() -> dict[str, dict]:
         return {key[5:]: value for key, value in table.items() if key.startswith("hold:")}
 
+    def left(hold_id: str, hold: dict, record: dict) -> float:
+        """What a lease still holds: granted, less what the settlements seen so far spent from it."""
+        return hold["amount"] - record.get("settled", {}).get(hold_id, 0.0)
+
     def current_reserved() -> dict[str, float]:
         reserved: dict[str, float] = defaultdict(float)
-        for hold in holds().values():
-            for key, _budget, _limit in hold["windows"]:
-                reserved[key] += hold["amount"]
+        record = ledger()
+        for hold_id, hold in holds().items():
+            if (amount := left(hold_id, hold, record)) > 0:
+                for key, _budget, _limit in hold["windows"]:
+                    reserved[key] += amount
         return reserved
 
     def ledger() -> dict:
-        return table.get(LEDGER) or {"offsets": {}, "spent": {}, "fired": []}
+        return table.get(LEDGER) or {"offsets": {}, "spent": {}, "fired": [], "settled": {}}
 
     def resume_at(topic: str) -> Callable[[int], int | None]:
         def next_offset(partition: int) -> int | None:
@@ -94,9 +109,30 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
     def after(record: dict, where: tuple[str, int]) -> dict[str, int]:
         return {**record["offsets"], where[0]: where[1]}
 
-    async def decide(request: BudgetRequest, granted: bool, refusal: str | None = None, held_back: bool = False) -> None:
+    def changed_by(hold: dict | None, where: tuple[str, int]) -> bool:
+        """Whether this event already changed the hold: it is written before the ledger, so a
+        keeper killed between the two replays an event its hold has seen."""
+        return hold is not None and where[1] <= hold.get("through", {}).get(where[0], -1)
+
+    def write_hold(hold_id: str, hold: dict, where: tuple[str, int], **changes: object) -> None:
+        table[f"hold:{hold_id}"] = {**hold, **changes, "held_at": time.time(),
+                                    "through": {**hold.get("through", {}), where[0]: where[1]}}
+        for key, budget, limit in hold["windows"]:
+            dirty[key] = (budget, limit)
+
+    def mark_applied(where: tuple[str, int], forget: str | None = None) -> None:
+        record = ledger()
+        table[LEDGER] = {**record, "offsets": after(record, where), "settled": without(record, forget)}
+
+    def without(record: dict, hold_id: str | None) -> dict[str, float]:
+        """The settled sums, less one lease's: a lease released and taken again starts from nothing."""
+        return {key: usd for key, usd in record.get("settled", {}).items() if key != hold_id}
+
+    async def decide(request: BudgetRequest, granted: bool, refusal: str | None = None, held_back: bool = False,
+                     amount: float = 0.0) -> None:
         decision = BudgetDecision(request_id=request.request_id, model=request.model, worker=request.worker,
-                                  granted=granted, refusal=refusal, held_back=held_back)
+                                  granted=granted, amount=amount, ask_id=request.ask_id, refusal=refusal,
+                                  held_back=held_back)
         await side.send(BUDGET_DECISIONS, request.request_id.encode(), decision.to_bytes())
 
     def release(hold_id: str) -> dict | None:
@@ -105,17 +141,26 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
             return None
         for key, budget, limit in hold["windows"]:
             dirty[key] = (budget, limit)
+        # Its settled sum stays in the ledger (the timers that release holds may not write it, Faust
+        # allows that only inside the stream), until the next settlement drops it, or the lease is
+        # taken again and starts from nothing (lease()).
         table.pop(f"hold:{hold_id}")
         return hold
 
     async def settle(request: BudgetRequest, where: tuple[str, int]) -> None:
-        hold = release(request.hold_id)
+        """One write: the spend, the lease's settled sum and the offset, in the one ledger record."""
+        hold = table.get(f"hold:{request.hold_id}")
         record = ledger()
         if applied(record, where):
             return  # applied before a restart: its spend is in the ledger already
         spent, fired = dict(record["spent"]), list(record["fired"])
+        settled = dict(record.get("settled", {}))
+        windows = ([BudgetWindow(*window) for window in hold["windows"]] if hold
+                   else windows_for(config, request.provider, request.at))
+        if hold is not None:
+            settled[request.hold_id] = settled.get(request.hold_id, 0.0) + request.amount
         due: list[tuple[BudgetWindow, float, float]] = []
-        for window in windows_for(config, request.provider, datetime.fromisoformat(hold["at"]) if hold else request.at):
+        for window in windows:
             before = spent.get(window.key, 0.0)
             spent[window.key] = before + request.amount
             dirty[window.key] = (window.budget, window.limit)
@@ -125,7 +170,8 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
                     due.append((window, threshold, before + request.amount))
         table[LEDGER] = {"offsets": after(record, where),
                          "spent": {key: usd for key, usd in spent.items() if _recent(key)},
-                         "fired": [marker for marker in fired if _recent(marker.rsplit("@", 1)[0])]}
+                         "fired": [marker for marker in fired if _recent(marker.rsplit("@", 1)[0])],
+                         "settled": {key: usd for key, usd in settled.items() if f"hold:{key}" in table}}
         for window, threshold, spent_usd in due:
             await announce(window, threshold, spent_usd)
 
@@ -147,37 +193,75 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         table[LEDGER] = {**record, "offsets": after(record, where), "fired": [*record["fired"], marker]}
         await announce(window, 1.0, record["spent"].get(window.key, 0.0))
 
-    async def apply(request: BudgetRequest) -> None:
-        message = faust.current_event().message
-        where = (message.topic, message.offset)
-        if request.kind == "settle":
-            await settle(request, where)
-            return
+    async def lease(request: BudgetRequest, where: tuple[str, int]) -> None:
+        """A reserve: grant `amount` if every window has room for it, else `need`, else what room there
+        is if that covers `least`; else refuse."""
+        hold = table.get(f"hold:{request.hold_id}")
         record = ledger()
-        spent = record["spent"]
-        if applied(record, where):  # applied before a restart: answer as it was answered
-            await decide(request, table.get(f"hold:{request.hold_id}") is not None)
+        if changed_by(hold, where) or applied(record, where):  # applied before a restart: answer as it was
+            last = hold.get("last_grant", 0.0) if hold and hold["through"].get(where[0]) == where[1] else 0.0
+            await decide(request, last > 0, None if last > 0 else "the lease was released", amount=last)
             return
-        release(request.hold_id)  # a second ask for the same call replaces its hold
-        windows = windows_for(config, request.provider, request.at)
+        spent = record["spent"]
+        windows = ([BudgetWindow(*window) for window in hold["windows"]] if hold
+                   else windows_for(config, request.provider, request.at))
         amounts = current_reserved()
-        refusal = first_refusal(windows, request.amount, spent, amounts)
+        least = request.least or request.need
+        refusal = first_refusal(windows, least, spent, amounts)
         for window in windows if refusal else ():
             # Spend may never reach exactly 100%: a reservation that does not fit is refused. So a
             # refusal on spend alone, past 80%, is the 100% event: the budget is used up.
-            if spent.get(window.key, 0.0) + request.amount > window.limit and f"{window.key}@0.8" in record["fired"]:
+            if spent.get(window.key, 0.0) + least > window.limit and f"{window.key}@0.8" in record["fired"]:
                 await fire_used_up(window, where)
+        grant = 0.0
         if refusal is None:
-            for window in windows:
-                dirty[window.key] = (window.budget, window.limit)
-            table[f"hold:{request.hold_id}"] = {"amount": request.amount, "at": request.at.isoformat(),
-                                                "windows": [[w.key, w.budget, w.limit] for w in windows],
-                                                "held_at": time.time()}
-        # Recorded as applied (after the hold, in the same changelog): a replay must not hold it again.
-        record = ledger()  # again: fire_used_up may have written it
-        table[LEDGER] = {**record, "offsets": after(record, where)}
-        held_back = refusal is not None and first_refusal(windows, request.amount, spent, {}) is None
-        await decide(request, refusal is None, refusal, held_back)
+            if first_refusal(windows, request.amount, spent, amounts) is None:
+                grant = request.amount
+            elif first_refusal(windows, request.need, spent, amounts) is None:
+                grant = request.need
+            else:
+                grant = max(least, room(windows, spent, amounts))  # less than need; least fits
+            base = hold or {"amount": 0.0, "at": request.at.isoformat(), "worker": request.worker,
+                            "windows": [[w.key, w.budget, w.limit] for w in windows]}
+            write_hold(request.hold_id, base, where, amount=base["amount"] + grant, last_grant=grant)
+        # After the hold, in the same changelog: a replay must not grant it again.
+        mark_applied(where, forget=request.hold_id if hold is None else None)
+        held_back = refusal is not None and first_refusal(windows, least, spent, {}) is None
+        await decide(request, refusal is None, refusal, held_back, amount=grant)
+
+    def tidy() -> None:
+        """Release leases that hold nothing more, or that their worker stopped renewing. Done here, in
+        the stream: Faust allows table writes only while an event is being handled, not in a timer."""
+        now, record = time.time(), ledger()
+        for hold_id, hold in holds().items():
+            if now - hold["held_at"] > HOLD_TTL_S:
+                log.warning("releasing the lease %s of %s: its worker neither renewed nor used it",
+                            hold_id, hold.get("worker", "a worker"))
+                release(hold_id)
+            elif left(hold_id, hold, record) <= 1e-12:
+                release(hold_id)  # spent or given back to the last cent
+
+    async def apply(request: BudgetRequest) -> None:
+        message = faust.current_event().message
+        where = (message.topic, message.offset)
+        tidy()  # first: a lease its worker left is not in the way of this ask
+        await apply_at(request, where)
+
+    async def apply_at(request: BudgetRequest, where: tuple[str, int]) -> None:
+        if request.kind == "settle":
+            await settle(request, where)
+            return
+        if request.kind == "reserve":
+            await lease(request, where)
+            return
+        hold = table.get(f"hold:{request.hold_id}")
+        if hold is not None and not changed_by(hold, where) and not applied(ledger(), where):
+            # give_back: never below what its settlements have yet to spend (the worker kept that back)
+            amount = max(0.0, hold["amount"] - request.amount) if request.kind == "give_back" else hold["amount"]
+            write_hold(request.hold_id, hold, where, amount=amount)
+            mark_applied(where)
+        if request.kind == "renew":
+            await decide(request, hold is not None, None if hold else "the lease was released")
 
     @app.agent(topics.budget, name="keep_budgets")
     async def keep_budgets(stream: faust.StreamT) -> None:
@@ -194,10 +278,6 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
             for key in spent:
                 if (window := window_of(config, key)) is not None:
                     dirty[key] = (window.budget, window.limit)
-        for hold_id, hold in holds().items():
-            if now - hold["held_at"] > HOLD_TTL_S:
-                log.warning("releasing the hold of %s: its worker never settled it", hold_id)
-                release(hold_id)
         amounts = current_reserved()
         for key, (budget, limit) in list(dirty.items()):
             dirty.pop(key)

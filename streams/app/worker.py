@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import sys
+from functools import partial
 
 import faust
 from faust.types import TP
@@ -66,6 +67,7 @@ from streams.kafka.broadcast import BroadcastReader
 from streams.kafka.outbox import TransactionalOutbox
 from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics, create_topics
+from streams.routing.budgets import windows_for
 
 __all__ = ["build_worker", "run_worker"]
 
@@ -123,6 +125,10 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
 
     @app.on_before_shutdown.connect
     async def _close_clients(sender: faust.App, **_: object) -> None:
+        try:
+            await budgets.give_back_all()  # before the side channel closes: leases are its messages
+        except Exception as exc:  # noqa: BLE001 - not given back, the keeper releases them after HOLD_TTL_S
+            log.warning("could not give the budget leases back: %s", type(exc).__name__)
         await client.aclose()
         await side.close()
         await outbox.close()
@@ -188,7 +194,11 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
 
     state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
     approvals = ApprovalGate(config.human_oversight, publish_approval)
-    budgets = BudgetGate(me=me, send=ask_budget)
+    budgets = BudgetGate(me=me, send=ask_budget, windows=partial(windows_for, config))
+
+    @app.timer(interval=1.0)
+    async def look_after_leases() -> None:
+        await budgets.tick()
 
     async def send_cache(request: CacheRequest) -> None:
         await side.send(CACHE, request.key.encode(), request.to_bytes(), wait=request.kind != "lookup")
@@ -283,6 +293,7 @@ def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGa
             "budgets": {key: {"budget": w.budget, "limit_usd": w.limit_usd, "spent_usd": w.spent_usd,
                               "reserved_usd": w.reserved_usd} for key, w in budgets.windows.items()},
             "budget_reservations": budgets.wait_summary(),
+            "budget_leases": budgets.leases(),
         })
 
 

@@ -74,36 +74,48 @@ class CacheAnswer(Event):
 
 
 class BudgetRequest(Event):
-    """For the budget keeper, keyed by request_id; one partition per topic, so one keeper sees them in order.
+    """For the budget keeper; one partition per topic, so one keeper sees them in order.
 
-    reserve (on llm.budget): hold `amount` against every budget window the call touches, before the call.
-    settle (on llm.budget-settlements, in the answer's transaction): the call ended; `amount` is what
-    it cost (0 when it failed), and the hold is released.
+    Each worker holds a lease per provider and budget windows: a slice of those budgets the keeper
+    has set aside for it. A call reserves from the lease in memory; the keeper is asked only when
+    the lease runs short. `call_id` names the lease.
+      reserve (on llm.budget): add `amount` to the lease; when the budgets are tighter, `need`
+        (what the calls waiting on it lack), or as much of it as fits if that is at least `least`
+        (what the asking call lacks); answered on llm.budget-decisions with what was granted.
+      renew (on llm.budget): the lease is still in use; answered granted, or refused if the keeper
+        has released it.
+      give_back (on llm.budget): `amount` of the lease is not needed; no answer.
+      settle (on llm.budget-settlements, in the answer's transaction): a call under the lease ended;
+        `amount` is what it cost (0 when it failed), spent from the lease.
     """
 
     event_type: Literal["budget_request"] = "budget_request"
-    kind: Literal["reserve", "settle"]
-    request_id: str
+    kind: Literal["reserve", "renew", "give_back", "settle"]
+    request_id: str  # the request that led to this (for a renew or a give-back, the lease)
     model: str
     provider: str
     worker: str
     at: datetime = Field(default_factory=utcnow)
     amount: float = Field(ge=0)
-    # One per provider call, shared by its reservation and its settlement (they name the same hold).
-    call_id: str = Field(min_length=1)
+    need: float = Field(default=0.0, ge=0)
+    least: float = Field(default=0.0, ge=0)
+    call_id: str = Field(min_length=1)  # the lease
+    ask_id: str = ""  # a reserve's or renew's own id, echoed by its decision
 
     @property
     def hold_id(self) -> str:
-        return f"{self.request_id}|{self.model}|{self.call_id}"
+        return self.call_id
 
 
 class BudgetDecision(Event):
-    """On llm.budget-decisions: the keeper's answer to a reservation. `refusal` names the budget."""
+    """On llm.budget-decisions: the keeper's answer to a reserve or renew. `refusal` names the budget."""
 
     request_id: str
     model: str
     worker: str
     granted: bool
+    amount: float = 0.0  # added to the lease
+    ask_id: str = ""  # the ask this answers
     refusal: str | None = None
     # Refused only because of holds not yet settled: spend alone leaves room, so asking again soon may fit.
     held_back: bool = False

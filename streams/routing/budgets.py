@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from streams.config import HugaiConfig
 
-__all__ = ["BudgetWindow", "windows_for", "window_of", "first_refusal", "crossed", "THRESHOLDS", "window_start"]
+__all__ = ["BudgetWindow", "windows_for", "window_of", "first_refusal", "room", "crossed", "THRESHOLDS", "window_start"]
 
 THRESHOLDS = (0.5, 0.8, 1.0)
 
@@ -70,6 +70,11 @@ def first_refusal(windows: list[BudgetWindow], amount: float, spent: Mapping[str
                     f"${spent.get(window.key, 0.0):.6f} spent, ${reserved.get(window.key, 0.0):.6f} reserved, "
                     f"${amount:.6f} asked")
     return None
+
+
+def room(windows: list[BudgetWindow], spent: Mapping[str, float], reserved: Mapping[str, float]) -> float:
+    """What still fits every window (0 when one is full)."""
+    return max(0.0, min((w.limit - spent.get(w.key, 0.0) - reserved.get(w.key, 0.0) for w in windows), default=0.0))
 
 
 def crossed(before: float, after: float, limit: float) -> list[float]:

@@ -1,4 +1,4 @@
-"""Budgets hold across two workers on the real broker: reservations near a cap, fallbacks that fit,
+"""Budgets hold across two workers on the real broker: leases near a cap, fallbacks that fit,
 budget_exceeded when nothing fits, threshold events once each, and one sum of spend everywhere."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from analytics.store import ChdbStore
+from streams.agents.budget_gate import LEASE_IDLE_S
 from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
 from tests.conftest import SENTINEL_KEY, config_file, running_stack
@@ -35,16 +36,18 @@ def budgeted(kafka_bootstrap: str, provider_server, tmp_path_factory) -> Iterato
         yield dev
 
 
-def test_a_reservation_at_a_steady_pace_costs_a_few_milliseconds(budgeted):
-    """Not a timed test: the figure is printed for the issue note; the assertion is only that it was measured."""
+def test_reservations_at_a_steady_pace_come_from_leases_without_asking_the_keeper(budgeted):
     dev, run = budgeted, uuid.uuid4().hex[:6]
     for i in range(30):
         (response,) = ask(dev, [LLMRequest(request_id=f"pace-{run}-{i}", task_type="requirements_analysis",
                                            prompt=prompt(i), max_tokens=3)]).values()
         assert response.status == "ok"
     waits = {role: view["budget_reservations"] for role, view in cluster_view(dev).items()}
-    print(f"\n[budget] one request at a time, reservation round trip per worker: {waits}")
+    print(f"\n[budget] one request at a time, reservations per worker: {waits}")
     assert sum(w.get("count", 0) for w in waits.values()) == 30
+    # A lease covers many calls: the keeper is asked when one is taken, and again only if it runs
+    # short or was given back after LEASE_IDLE_S without a call.
+    assert sum(w.get("asked", 0) for w in waits.values()) <= 6, waits
 
 
 def test_two_workers_never_spend_past_the_cap_and_every_sum_of_spend_agrees(budgeted):
@@ -76,8 +79,11 @@ def test_two_workers_never_spend_past_the_cap_and_every_sum_of_spend_agrees(budg
                      and all(abs(w["budgets"].get(key, {}).get("spent_usd", -1) - total) < 1e-9 for w in v.values()) and v,
                      f"both workers to see the keeper's spend (${total:.9f})", details=lambda: seen[-1])
     reservations = {role: w["budget_reservations"] for role, w in views.items()}
-    print(f"[budget] reservation round trip per worker: {reservations}")
-    assert all(w["budgets"][key]["reserved_usd"] == 0 for w in views.values()), "no hold is left behind"
+    print(f"[budget] reservations per worker (asked: those that needed the keeper): {reservations}")
+    # Leases idle for LEASE_IDLE_S are given back; the keeper broadcasts within a second.
+    wait_for(lambda: (v := cluster_view(dev)) and not seen.append({r: w["budgets"].get(key) for r, w in v.items()})
+             and all(w["budgets"][key]["reserved_usd"] == 0 for w in v.values()),
+             "no lease or hold to be left behind", timeout=LEASE_IDLE_S + 10, details=lambda: seen[-1])
 
     # A route with room elsewhere falls back to a model that fits.
     (fallback,) = ask(dev, [LLMRequest(request_id=f"bud-{run}-fb", task_type="complex_reasoning",

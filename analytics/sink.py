@@ -39,6 +39,8 @@ TABLE_FOR_EVENT = {
     "approval_requested": "control_audit",
     "approval_decided": "control_audit",
 }
+# A record holding the events of one served request (streams/events/telemetry.py RequestServed).
+SERVED = "request_served"
 # Tables whose rows have one id each: a row whose id is stored already is not inserted again.
 UNIQUE_KEY = {"requests": "request_id", "attempts": "attempt_id", "routing_decisions": "request_id"}
 
@@ -56,6 +58,16 @@ def _audit_row(kind: str, event: dict) -> dict:
     command = "approve" if event["approved"] else ("approval_timeout" if event["actor"] == "timeout" else "reject")
     return {"event_id": event["event_id"], "at": event["at"], "actor": event["actor"], "command": command,
             "target": event["request_id"], "reason": event["reason"]}
+
+
+def _row_of(event: dict) -> tuple[str, dict]:
+    kind = event.pop("event_type")
+    table = TABLE_FOR_EVENT[kind]
+    if table == "security_events":
+        event["event_type"] = kind  # that table keeps the kind as a column
+    if table == "control_audit":
+        event = _audit_row(kind, event)
+    return table, event
 
 
 def quote(value: object) -> str:
@@ -121,8 +133,7 @@ class TelemetrySink:
                 break
             for tp, messages in fetched.items():
                 for message in messages:
-                    table, row = self._decode(message.value, tp, message.offset)
-                    if table:
+                    for table, row in self._decode(message.value, tp, message.offset):
                         batch.setdefault(table, []).append(row)
                         pending += 1
                     offsets[tp] = message.offset + 1
@@ -163,21 +174,17 @@ class TelemetrySink:
             await consumer.commit(moved)
             self._committed.update(moved)
 
-    def _decode(self, raw: bytes | None, tp: TopicPartition, offset: int) -> tuple[str | None, dict]:
+    def _decode(self, raw: bytes | None, tp: TopicPartition, offset: int) -> list[tuple[str, dict]]:
+        """The rows one record files: one, or for a served request its decision, attempts and request."""
         try:
-            row = json.loads(raw or b"")
-            kind = row.pop("event_type")
-            table = TABLE_FOR_EVENT[kind]
-            if table == "security_events":
-                row["event_type"] = kind  # that table keeps the kind as a column
-            if table == "control_audit":
-                row = _audit_row(kind, row)
-            return table, row
+            event = json.loads(raw or b"")
+            events = event["events"] if event.get("event_type") == SERVED else [event]
+            return [_row_of(each) for each in events]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A record we cannot file is skipped, not retried forever: it would block every row behind it.
             self.events_skipped += 1
             log.error("skipping unreadable telemetry at %s[%d]@%d: %s", tp.topic, tp.partition, offset, type(exc).__name__)
-            return None, {}
+            return []
 
     def _new_rows(self, table: str, rows: list[dict]) -> list[dict]:
         key = UNIQUE_KEY.get(table)

@@ -1,7 +1,7 @@
 """The agent on llm.requests: every event gets exactly one outcome, and no event stops the stream.
 
-  valid request        -> LLMResponse on its reply topic + its telemetry (route, attempts, request) on
-                          llm.telemetry + its budget settlements on llm.budget-settlements
+  valid request        -> LLMResponse on its reply topic + its telemetry (route, attempts, request) as
+                          one RequestServed on llm.telemetry + its budget settlements on llm.budget-settlements
   invalid request      -> DeadLetter on llm.requests.dlq, and an error LLMResponse when it has a request_id
   unexpected exception -> an error LLMResponse (internal_error); the worker keeps serving
 
@@ -19,7 +19,7 @@ from faust.types import EventT
 
 from streams.agents.serve import RequestServer
 from streams.agents.streaming import DeltaRelay, Send
-from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, parse_request
+from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, RequestServed, parse_request
 from streams.events.topic_names import DLQ, RESPONSES, SETTLEMENTS, TELEMETRY
 from streams.kafka.outbox import Output, TransactionalOutbox
 from streams.kafka.topics import Topics
@@ -88,7 +88,7 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, outbo
                 code="response_too_large", message=f"the answer was {len(answer)} bytes; a Kafka record holds "
                                                    f"{MAX_RECORD_BYTES}")).to_bytes()
         return [(await reply_to(request.reply_to), key, answer),
-                *((TELEMETRY, key, record.to_bytes()) for record in served.telemetry),
+                *([(TELEMETRY, key, RequestServed.encode(served.telemetry))] if served.telemetry else []),
                 *((SETTLEMENTS, key, settlement.to_bytes()) for settlement in served.settlements)]
 
     async def handle(event: EventT) -> None:

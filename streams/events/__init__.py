@@ -2,9 +2,10 @@
 
 LLMRequest      on llm.requests, keyed by request_id
 LLMResponse     on llm.responses (or the request's reply_to topic), keyed by request_id
-RequestCompleted on llm.telemetry: the metadata-only record of one response, for ClickHouse
-AttemptCompleted on llm.telemetry: one provider call
-RouteDecided    on llm.telemetry: the candidates considered and the one chosen
+RequestServed   on llm.telemetry, one per request, holding its three kinds of facts for ClickHouse:
+  RequestCompleted  the metadata-only record of one response
+  AttemptCompleted  one provider call
+  RouteDecided      the candidates considered and the one chosen
 FeedbackGiven   on llm.feedback: a human's or a system's verdict on one response
 DeadLetter      on llm.requests.dlq: an event we could not serve, with the reason
 StreamDelta     on the reply topic, before the LLMResponse of a streamed request: a piece of its text
@@ -43,6 +44,7 @@ from streams.events.telemetry import (
     KeyRotationDue,
     QueueDepthSampled,
     RequestCompleted,
+    RequestServed,
     RouteDecided,
 )
 
@@ -60,6 +62,7 @@ __all__ = [
     "RequestCompleted",
     "AttemptCompleted",
     "RouteDecided",
+    "RequestServed",
     "FeedbackGiven",
     "KeyRotationDue",
     "QueueDepthSampled",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from streams.events.base import Event, utcnow
 
-__all__ = ["RequestCompleted", "AttemptCompleted", "RouteDecided", "KeyRotationDue", "QueueDepthSampled",
-           "BreakerChanged", "BudgetThreshold"]
+__all__ = ["RequestCompleted", "AttemptCompleted", "RouteDecided", "RequestServed", "KeyRotationDue",
+           "QueueDepthSampled", "BreakerChanged", "BudgetThreshold"]
 
 
 class RequestCompleted(Event):
@@ -86,6 +86,22 @@ class RouteDecided(Event):
     chosen_model: str = ""
     excluded: dict[str, str] = {}
     scores: dict[str, float] = {}  # the decision matrix's score of every candidate considered
+
+
+class RequestServed(Event):
+    """One record per request on llm.telemetry: its route decision, its attempts and its completion.
+
+    One record, not one per fact: records are most of what a request costs the broker and the
+    worker. The sink files each event in its own table (analytics/sink.py).
+    """
+
+    event_type: Literal["request_served"] = "request_served"
+    events: list[Annotated[RequestCompleted | AttemptCompleted | RouteDecided, Field(discriminator="event_type")]]
+
+    @staticmethod
+    def encode(events: list[RequestCompleted | AttemptCompleted | RouteDecided]) -> bytes:
+        """The record's bytes from events already built and checked: joined, not validated again."""
+        return b'{"event_type":"request_served","events":[' + b",".join(e.to_bytes() for e in events) + b"]}"
 
 
 class KeyRotationDue(Event):

@@ -17,22 +17,29 @@ pytestmark = pytest.mark.kafka
 
 
 def _events(run: str, n: int) -> list[tuple[bytes, bytes]]:
+    """A request and its attempt: as the workers write them, one RequestServed record holding both,
+    and for every other request as two records (as keepers and older workers write events)."""
     at = yesterday_at(10)
     started, responded = iso(at), iso(at.replace(second=1))
     events = []
     for i in range(n):
         rid = f"{run}-{i}"
-        events.append((rid.encode(), json.dumps({
+        completed = {
             "event_type": "request_completed", "request_id": rid, "created_at": started,
             "responded_at": responded, "task_type": "code_generation", "environment": "test",
             "model": "gpt-4-turbo", "provider": "openai", "status": "ok", "attempts": 1, "fallback_used": False,
             "input_tokens": 100, "output_tokens": 50, "cost_usd": 0.0025, "ttft_ms": 100.0, "total_ms": 400.0 + i,
-            "simulated": False}).encode()))
-        events.append((rid.encode(), json.dumps({
+            "simulated": False}
+        attempt = {
             "event_type": "attempt_completed", "attempt_id": f"{rid}:1", "request_id": rid, "attempt": 1,
             "started_at": started, "environment": "test", "task_type": "code_generation",
             "model": "gpt-4-turbo", "provider": "openai", "status": "ok", "latency_ms": 400.0,
-            "cost_usd": 0.0025, "simulated": False}).encode()))
+            "cost_usd": 0.0025, "simulated": False}
+        if i % 2:
+            events += [(rid.encode(), json.dumps(completed).encode()), (rid.encode(), json.dumps(attempt).encode())]
+        else:
+            served = {"event_type": "request_served", "events": [attempt, completed]}
+            events.append((rid.encode(), json.dumps(served).encode()))
     return events
 
 

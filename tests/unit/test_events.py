@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
-from streams.events import InvalidRequest, LLMRequest, parse_request
+from streams.events import (
+    AttemptCompleted,
+    InvalidRequest,
+    LLMRequest,
+    RequestCompleted,
+    RequestServed,
+    RouteDecided,
+    parse_request,
+)
 
 
 def test_a_minimal_request_parses_and_prompt_becomes_one_user_message():
@@ -62,3 +71,16 @@ def test_events_round_trip_as_utf8_json():
     raw = request.to_bytes()
     assert json.loads(raw.decode("utf-8"))["prompt"] == "héllo ✓"
     assert parse_request(raw) == request
+
+
+def test_a_served_requests_record_joins_its_events_into_what_the_model_reads_back():
+    at = datetime.now(timezone.utc)
+    completed = RequestCompleted(request_id="r", created_at=at, responded_at=at, task_type="t", environment="test",
+                                 status="ok", attempts=1, fallback_used=False, input_tokens=3, output_tokens=2,
+                                 cost_usd=0.5, total_ms=1.0, simulated=True)
+    attempt = AttemptCompleted(attempt_id="r:1", request_id="r", attempt=1, started_at=at, environment="test",
+                               task_type="t", model="m", provider="openai", status="ok", latency_ms=1.0, simulated=True)
+    decided = RouteDecided(request_id="r", decided_at=at, environment="test", task_type="t", reason="routing_strategy",
+                           candidates=["m"], scores={"m": 0.5})
+    raw = RequestServed.encode([attempt, decided, completed])
+    assert RequestServed.model_validate_json(raw).events == [attempt, decided, completed]

@@ -91,8 +91,10 @@ async def where_they_are(bootstrap: str, reply_topic: str, missing: set[str]) ->
 def _ids(records: list, ids: set[str], kind: str | None) -> Iterator[str]:
     for record in records:
         event = json.loads(record.value)
-        if event.get("request_id") in ids and (kind is None or event.get("event_type") == kind):
-            yield event["request_id"]
+        # A served request's telemetry is one record holding its events (RequestServed).
+        for each in event["events"] if event.get("event_type") == "request_served" else [event]:
+            if each.get("request_id") in ids and (kind is None or each.get("event_type") == kind):
+                yield each["request_id"]
 
 
 def test_a_worker_killed_mid_run_answers_each_request_once_and_counts_its_spend_once(crash_stack):

@@ -199,7 +199,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         hold = table.get(f"hold:{request.hold_id}")
         record = ledger()
         if changed_by(hold, where) or applied(record, where):  # applied before a restart: answer as it was
-            last = hold.get("last_grant", 0.0) if hold and hold["through"].get(where[0]) == where[1] else 0.0
+            last = hold.get("last_grant", 0.0) if hold and hold.get("through", {}).get(where[0]) == where[1] else 0.0
             await decide(request, last > 0, None if last > 0 else "the lease was released", amount=last)
             return
         spent = record["spent"]

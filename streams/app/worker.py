@@ -198,7 +198,10 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
 
     @app.timer(interval=1.0)
     async def look_after_leases() -> None:
-        await budgets.tick()
+        try:
+            await budgets.tick()
+        except Exception as exc:  # noqa: BLE001 - a timer that raises stops the whole app; tried again in 1 s
+            log.warning("looking after the budget leases failed: %s", type(exc).__name__)
 
     async def send_cache(request: CacheRequest) -> None:
         await side.send(CACHE, request.key.encode(), request.to_bytes(), wait=request.kind != "lookup")

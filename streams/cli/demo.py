@@ -45,9 +45,12 @@ def summary_table(requests: list[LLMRequest], responses: dict[str, LLMResponse])
         label = request.task_type + (f" ({request.agent_context})" if request.agent_context else "")
         groups[label].append(responses[request.request_id])
     simulated = any(r.simulated for r in responses.values())
-    table = Table(title="hugai-llm demo" + (" — SIMULATED provider results" if simulated else ""))
-    for column in ("task type", "model", "status", "p50 latency ms", "cost USD", "source"):
-        table.add_column(column, justify="right" if column in ("p50 latency ms", "cost USD") else "left")
+    table = Table(title="hugai-llm demo" + (" — SIMULATED provider results" if simulated else ""),
+                  caption="total: the worker's time from taking a request to its answer; router: total less the "
+                          "provider's time; shared: answered from the cache or an identical request in flight")
+    numbers = ("p50 total ms", "p50 router ms", "shared", "cost USD")
+    for column in ("task type", "model", "status", *numbers, "source"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     for label, group in groups.items():
         models = sorted({r.model or "-" for r in group})
         ok = sum(r.status == "ok" for r in group)
@@ -56,10 +59,16 @@ def summary_table(requests: list[LLMRequest], responses: dict[str, LLMResponse])
             ", ".join(models),
             f"ok {ok}/{len(group)}",
             f"{statistics.median(r.latency_ms.total for r in group):.1f}",
+            f"{statistics.median(_router_ms(r) for r in group):.1f}",
+            f"{sum(r.cache_hit for r in group)}/{len(group)}",
             f"{sum(r.cost_usd for r in group):.6f}",
             "simulated" if any(r.simulated for r in group) else "live",
         )
     return table
+
+
+def _router_ms(response: LLMResponse) -> float:
+    return max(0.0, response.latency_ms.total - sum(attempt.latency_ms for attempt in response.attempts))
 
 
 async def run_demo(bootstrap: str, config: HugaiConfig, *, console: Console, timeout: float = 120.0) -> dict[str, LLMResponse]:

@@ -2,8 +2,9 @@
 
 A lease is a slice of the budget windows of one provider (its daily and monthly windows, and the
 monthly total) that the keeper has set aside for this worker. reserve() takes a call's estimate
-from the lease without leaving the process; only when the lease runs short does it ask the keeper
-for more (a BudgetRequest on llm.budget, answered on llm.budget-decisions). The keeper grants a
+from the lease without leaving the process. When less than a quarter of a lease's worth is left it
+asks the keeper for the next one in the background (a BudgetRequest on llm.budget, answered on
+llm.budget-decisions); a call waits for the keeper only when the lease has run short anyway. The keeper grants a
 lease only while spend + every hold and lease + the grant fits each window, so the caps hold
 exactly as they did with one reservation per call: what one worker may spend and another may not
 see is at most its lease, which the keeper has already counted.
@@ -53,6 +54,7 @@ LEASE_CALLS = 50
 LEASE_SHARE = 0.05
 _EPSILON = 1e-12
 REFUSAL_FRESH_S = 0.05
+AHEAD_AT = 0.25  # a lease with less than this share of a lease's worth left asks for the next
 
 
 @dataclass(eq=False)
@@ -119,6 +121,8 @@ class BudgetGate:
         self.windows: dict[str, BudgetState] = {}  # window key -> the keeper's last broadcast
         self.waits_ms: deque[float] = deque(maxlen=10_000)  # how long recent reservations took
         self.asks = 0  # reservations that had to ask the keeper
+        self.ahead = 0  # leases topped up before they ran short
+        self._ahead_tasks: set[asyncio.Task] = set()
 
     async def reserve(self, request_id: str, model: str, provider: str, amount: float) -> Grant:
         """From the lease if it has room; else ask for more until granted, refused for good, or
@@ -134,6 +138,7 @@ class BudgetGate:
                 lease.last_used = self._monotonic()
                 self.asks += asked
                 self.waits_ms.append(_ms(started))
+                self._top_up_ahead(lease, request_id, model, amount)
                 return Grant(True, None, self.waits_ms[-1], lease, amount)
             asked = True
             lease.last_used = self._monotonic()
@@ -184,6 +189,26 @@ class BudgetGate:
             lease.refusal = (decision, least, self._monotonic())
         return decision
 
+    def _top_up_ahead(self, lease: Lease, request_id: str, model: str, amount: float) -> None:
+        """Ask for the next lease's worth before this one runs out, so that under steady load no call
+        waits for the keeper. Only a whole lease's worth: near a cap the keeper refuses it, and the
+        calls that then run short ask for what they need themselves."""
+        size = self._lease_size(lease.provider, amount)
+        if lease.room >= size * AHEAD_AT or lease.lock.locked() or lease.dropped:
+            return
+
+        async def ask() -> None:
+            async with lease.lock:
+                if lease.room < size * AHEAD_AT and not lease.dropped:
+                    decision = await self._ask("reserve", lease, request_id, model, size, size, size, ahead=True)
+                    if decision is not None and decision.granted:
+                        lease.granted += decision.amount
+                        self.ahead += 1
+
+        task = asyncio.get_running_loop().create_task(ask())
+        self._ahead_tasks.add(task)  # held, or the loop may collect it mid-ask
+        task.add_done_callback(self._ahead_tasks.discard)
+
     async def tick(self) -> None:
         """Give back idle leases, renew busy ones: call about once a second."""
         now = self._monotonic()
@@ -220,7 +245,8 @@ class BudgetGate:
         if not self.waits_ms:
             return {}
         waits = sorted(self.waits_ms)
-        return {"count": len(waits), "asked": self.asks, "p50_ms": round(statistics.median(waits), 3),
+        return {"count": len(waits), "asked": self.asks, "topped_up_ahead": self.ahead,
+                "p50_ms": round(statistics.median(waits), 3),
                 "p95_ms": round(waits[int(0.95 * (len(waits) - 1))], 3), "max_ms": round(waits[-1], 3)}
 
     def leases(self) -> list[dict[str, object]]:
@@ -254,13 +280,13 @@ class BudgetGate:
             await self._send(self._request("give_back", lease, lease.lease_id, "", unused, 0.0))
 
     async def _ask(self, kind: str, lease: Lease, request_id: str, model: str, amount: float,
-                   need: float, least: float = 0.0) -> BudgetDecision | None:
+                   need: float, least: float = 0.0, *, ahead: bool = False) -> BudgetDecision | None:
         # Matched by an id of its own: a keeper replaying after a restart may answer an older ask again.
         ask_id = uuid.uuid4().hex
         future = asyncio.get_running_loop().create_future()
         self._waiting[ask_id] = future
         try:
-            await self._send(self._request(kind, lease, request_id, model, amount, need, least, ask_id))
+            await self._send(self._request(kind, lease, request_id, model, amount, need, least, ask_id, ahead))
             lease.last_told = self._monotonic()
             return await asyncio.wait_for(future, self._timeout_s)
         except asyncio.TimeoutError:
@@ -269,10 +295,10 @@ class BudgetGate:
             self._waiting.pop(ask_id, None)
 
     def _request(self, kind: str, lease: Lease, request_id: str, model: str, amount: float,
-                 need: float = 0.0, least: float = 0.0, ask_id: str = "") -> BudgetRequest:
+                 need: float = 0.0, least: float = 0.0, ask_id: str = "", ahead: bool = False) -> BudgetRequest:
         return BudgetRequest(kind=kind, request_id=request_id, model=model, provider=lease.provider, worker=self.me,
                              amount=amount, need=need, least=least, call_id=lease.lease_id, at=lease.at,
-                             ask_id=ask_id)
+                             ask_id=ask_id, ahead=ahead)
 
 
 def _ms(started: float) -> float:

@@ -30,10 +30,11 @@ flush gives up on a slow send), the keeper resumes from the ledger's offsets ins
 Asks are answered on llm.budget-decisions; spend and holds are broadcast on the compacted
 llm.budget-state at most once a second per window; threshold crossings go to llm.telemetry
 (ClickHouse's budget_events). Spend alone may never reach exactly 100% (a grant that does not fit
-is refused), so the 100% event also fires when, past 80%, an ask is refused on spend alone. A
-lease neither renewed nor topped up for HOLD_TTL_S (its worker died) is released, counting
-nothing: the requests it was serving are redelivered and reserve again elsewhere. A lease that
-holds nothing more (spent, or given back) is released at the next tick.
+is refused), so the 100% event also fires when, past 80%, an ask for a call is refused on spend
+alone (an ask ahead of need refused is not a call refused). A lease neither renewed nor topped up
+for HOLD_TTL_S (its worker died) is released, counting nothing: the requests it was serving are
+redelivered and reserve again elsewhere. A lease that holds nothing more (spent, or given back) is
+released when the keeper handles its next event.
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
         amounts = current_reserved()
         least = request.least or request.need
         refusal = first_refusal(windows, least, spent, amounts)
-        for window in windows if refusal else ():
+        for window in windows if refusal and not request.ahead else ():
             # Spend may never reach exactly 100%: a reservation that does not fit is refused. So a
             # refusal on spend alone, past 80%, is the 100% event: the budget is used up.
             if spent.get(window.key, 0.0) + least > window.limit and f"{window.key}@0.8" in record["fired"]:

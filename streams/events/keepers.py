@@ -101,6 +101,7 @@ class BudgetRequest(Event):
     least: float = Field(default=0.0, ge=0)
     call_id: str = Field(min_length=1)  # the lease
     ask_id: str = ""  # a reserve's or renew's own id, echoed by its decision
+    ahead: bool = False  # a reserve before the lease runs short: no call is refused if it is
 
     @property
     def hold_id(self) -> str:

@@ -1,6 +1,6 @@
 """`hugai-llm bench`: drive the running stack through Kafka and measure what the router adds.
 
-It starts a stack (its own broker unless KAFKA_BOOTSTRAP_SERVERS is set, one worker, the sink)
+It starts a stack (its own broker unless KAFKA_BOOTSTRAP_SERVERS is set, --workers workers, the sink)
 whose OpenAI models are served by an OpenAI-compatible server: its own, answering after a set
 latency, or the one at --provider-url. Requests go to llm.requests at a fixed rate or as fast as a
 window of BENCH_WINDOW in flight allows, and come back on a reply topic. The same load runs for
@@ -10,9 +10,9 @@ its first seconds, which a router that has been running does not pay.
 Reported:
   throughput_rps     responses per second over the run
   added_latency_ms   p50/p95/p99 of (answered - sent) minus the time the provider took (the attempts)
-  rss_mb             the worker's peak resident memory
+  rss_mb             the peak resident memory of a worker (the largest, with several)
   cpu_ms_per_request CPU time (user + system) each process spent during the measured load, per answer:
-                     the worker, the broker (when the bench started it), the sink, and this process
+                     each worker, the broker (when the bench started it), the sink, and this process
                      (the bench client and its provider stub)
   sink_lag_s         after the last answer, how long until the sink had committed every telemetry event
   ttft_added_ms      with --stream: p50/p95/p99 of (first delta at the client - sent) minus the bench
@@ -254,7 +254,7 @@ async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sampl
 
 
 def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: float, provider_url: str | None,
-              warmup_s: float = 10.0, stream: bool = False,
+              warmup_s: float = 10.0, stream: bool = False, workers: int = 1,
               progress: Callable[[str], None] = lambda line: None) -> BenchResult:
     notes = [f"after {warmup_s:g} s of the same load, not counted"] if warmup_s else ["no warm-up: a cold stack"]
     with tempfile.TemporaryDirectory(prefix="hugai-bench-") as tmp, \
@@ -271,15 +271,16 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:
-            stack = DevStack(Settings(), kafka_port=free_port(), http_port=free_port(), reports_port=free_port())
-            progress("starting the stack...")
+            stack = DevStack(Settings(), kafka_port=free_port(), http_port=free_port(), reports_port=free_port(),
+                             extra_worker_ports=tuple(free_port() for _ in range(workers - 1)))
+            progress("starting the stack..." if workers == 1 else f"starting the stack with {workers} workers...")
             stack.start()
             try:
-                pid = stack.children["worker"].pid
-                peak = {"rss": _rss_mb(pid)}
+                worker_pids = {role: stack.children[role].pid for role in stack.workers}
+                peak = {"rss": max(_rss_mb(pid) for pid in worker_pids.values())}
 
                 def sample() -> None:
-                    peak["rss"] = max(peak["rss"], _rss_mb(pid))
+                    peak["rss"] = max(peak["rss"], *(_rss_mb(pid) for pid in worker_pids.values()))
 
                 load = 'saturation' if rate is None else f'{rate:g} requests/s'
                 if warmup_s:
@@ -287,7 +288,7 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                     asyncio.run(_drive(stack.bootstrap, rate=rate, duration_s=warmup_s, sample=sample,
                                        stream_ttft_ms=stream_ttft_ms))
                 progress(f"driving {load} for {duration_s:g} s...")
-                pids = {"worker": pid, "sink": stack.children["sink"].pid,
+                pids = {**worker_pids, "sink": stack.children["sink"].pid,
                         **({"broker": stack.kafka.pid} if stack.kafka is not None else {})}
                 cpu_before = {role: cpu_seconds(p) for role, p in pids.items()} | {"bench": time.process_time()}
                 sent, answered, errors, elapsed, added, ttft_added = asyncio.run(
@@ -313,7 +314,8 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-    mode = ("saturate" if rate is None else f"rate {rate:g}/s") + (", streamed" if stream else "")
+    mode = (("saturate" if rate is None else f"rate {rate:g}/s") + (", streamed" if stream else "")
+            + (f", {workers} workers" if workers > 1 else ""))
     return BenchResult(mode=mode, duration_s=round(elapsed, 3), sent=sent, answered=answered, errors=errors,
                        throughput_rps=round(answered / elapsed, 1),
                        added_latency_ms=_percentiles(added), rss_mb=round(peak["rss"], 1),

@@ -152,6 +152,8 @@ def bench(
     provider_url: Annotated[Optional[str], typer.Option(help="Use this running OpenAI-compatible server instead.")] = None,
     warmup: Annotated[float, typer.Option(min=0.0, help="Seconds of the same load first, not counted.")] = 10.0,
     stream: Annotated[bool, typer.Option(help="Stream every request; also report the TTFT the router adds.")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=4,
+                                         help="Workers in one consumer group (llm.requests has 4 partitions).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Drive a fresh stack through Kafka at a fixed rate or at saturation, and report what it adds."""
@@ -160,7 +162,7 @@ def bench(
     if (rate is None) == (not saturate):
         raise fail("give exactly one of --rate R or --saturate")
     result = run_bench(rate=rate, duration_s=duration, provider_latency_ms=provider_latency_ms,
-                       provider_url=provider_url, warmup_s=warmup, stream=stream,
+                       provider_url=provider_url, warmup_s=warmup, stream=stream, workers=workers,
                        progress=lambda line: err.print(line, style="dim"))
     if as_json:
         print(json.dumps({"throughput_rps": result.throughput_rps, "added_latency_ms": result.added_latency_ms,

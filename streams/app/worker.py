@@ -82,7 +82,9 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     app = create_app(settings, bootstrap)
     topics = Topics(app, bootstrap)
     client = make_client(
-        connect_timeout=config.http.connect_timeout.total_seconds(), read_timeout=config.http.read_timeout.total_seconds()
+        connect_timeout=config.http.connect_timeout.total_seconds(), read_timeout=config.http.read_timeout.total_seconds(),
+        # As many connections as calls the agent may have in flight: fewer would queue calls in the pool.
+        max_connections=max(256, settings.hugai_agent_concurrency),
     )
     credentials = ProviderCredentials()
     keys_for_providers = KeyRing(credentials, aws=aws_from_settings(settings.hugai_aws_secret_id, settings.aws_endpoint_url))

@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     hugai_reports_port: int = Field(default=6067, description="The sink's report endpoint.")
     hugai_partitions: int = Field(default=4, ge=1)
     hugai_processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
-    hugai_agent_concurrency: int = Field(default=64, ge=1)
+    # Calls to a real LLM take seconds: at 64 in flight and 2 s a call, a worker answered 31 requests/s.
+    hugai_agent_concurrency: int = Field(default=1024, ge=1)
     # Faust's default (60 s) makes a restarted worker wait a minute for its dead predecessor.
     hugai_session_timeout_s: float = Field(default=10.0, ge=6.0)
     hugai_log_level: Literal["debug", "info", "warn", "error"] = "info"

@@ -55,6 +55,7 @@ LEASE_SHARE = 0.05
 _EPSILON = 1e-12
 REFUSAL_FRESH_S = 0.05
 AHEAD_AT = 0.25  # a lease with less than this share of a lease's worth left asks for the next
+AHEAD_PAUSE_S = 1.0  # after such an ask was refused, how long before the next
 
 
 @dataclass(eq=False)
@@ -69,6 +70,7 @@ class Lease:
     in_flight: int = 0
     last_used: float = 0.0  # monotonic
     last_told: float = 0.0  # monotonic: the keeper last heard of it
+    no_ahead_until: float = 0.0  # monotonic
     waiting: float = 0.0  # what the calls waiting for more room would reserve
     dropped: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -194,7 +196,8 @@ class BudgetGate:
         waits for the keeper. Only a whole lease's worth: near a cap the keeper refuses it, and the
         calls that then run short ask for what they need themselves."""
         size = self._lease_size(lease.provider, amount)
-        if lease.room >= size * AHEAD_AT or lease.lock.locked() or lease.dropped:
+        if (lease.room >= size * AHEAD_AT or lease.lock.locked() or lease.dropped
+                or self._monotonic() < lease.no_ahead_until):
             return
 
         async def ask() -> None:
@@ -204,6 +207,8 @@ class BudgetGate:
                     if decision is not None and decision.granted:
                         lease.granted += decision.amount
                         self.ahead += 1
+                    else:  # near a cap: not one refused ask per call from here on
+                        lease.no_ahead_until = self._monotonic() + AHEAD_PAUSE_S
 
         task = asyncio.get_running_loop().create_task(ask())
         self._ahead_tasks.add(task)  # held, or the loop may collect it mid-ask

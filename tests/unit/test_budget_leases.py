@@ -185,3 +185,23 @@ def test_after_midnight_a_call_takes_a_lease_on_the_new_days_window():
             [f"daily:openai:{today:%Y-%m-%d}"], [f"daily:openai:{today + timedelta(days=1):%Y-%m-%d}"]]
 
     asyncio.run(run())
+
+
+def test_near_the_cap_a_refused_ask_ahead_of_need_is_not_repeated_for_every_call():
+    async def run() -> None:
+        keeper, clock = Keeper(limit=100.0), Clock()
+        gate = gate_for(keeper, clock, limit=100.0)
+        first = await gate.reserve("first", "m", "openai", 0.1)  # a lease of 5.0
+        keeper.limit = keeper.held  # the cap is reached: nothing more is granted
+        for i in range(48):
+            assert (await gate.reserve(f"r{i}", "m", "openai", 0.1)).granted
+            await asyncio.sleep(0)
+        ahead = [a for a in keeper.asks() if a.ahead]
+        assert len(ahead) == 1 and gate.ahead == 0, [(a.amount, a.ahead) for a in keeper.asks()]
+        clock.now += 1.5
+        assert (await gate.reserve("later", "m", "openai", 0.1)).granted
+        await asyncio.gather(*gate._ahead_tasks)  # noqa: SLF001
+        assert len([a for a in keeper.asks() if a.ahead]) == 2, "asked again after the pause"
+        assert first.granted
+
+    asyncio.run(run())

@@ -236,7 +236,7 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
 
     @app.task
     async def connect_side_channel() -> None:
-        await side.start()
+        await side.start((CACHE, BUDGET, OUTCOMES, BUDGET_DECISIONS, CACHE_ANSWERS, BUDGET_STATE, MODEL_HEALTH))
 
     @app.task
     async def follow_cluster_state() -> None:

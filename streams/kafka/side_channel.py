@@ -37,9 +37,12 @@ class SideChannel:
         producer = self._producer or await self._start()
         return await producer.send(topic, value, key=key)
 
-    async def start(self) -> None:
-        """Connect now rather than on the first message (that one would wait for it)."""
-        await self._start()
+    async def start(self, topics: tuple[str, ...] = ()) -> None:
+        """Connect now, and learn where `topics` live, rather than on the first message to each (that
+        one would wait for the metadata)."""
+        producer = await self._start()
+        for topic in topics:
+            await producer.partitions_for(topic)
 
     async def _start(self) -> AIOKafkaProducer:
         async with self._starting:

@@ -142,9 +142,8 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
             return None
         for key, budget, limit in hold["windows"]:
             dirty[key] = (budget, limit)
-        # Its settled sum stays in the ledger (the timers that release holds may not write it, Faust
-        # allows that only inside the stream), until the next settlement drops it, or the lease is
-        # taken again and starts from nothing (lease()).
+        # Its settled sum stays in the ledger until the next settlement's write drops it, or the lease
+        # is taken again and starts from nothing (lease()): one ledger write fewer per release.
         table.pop(f"hold:{hold_id}")
         return hold
 

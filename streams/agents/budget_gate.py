@@ -64,6 +64,7 @@ class Lease:
     provider: str
     windows: tuple[str, ...]  # the window keys it covers
     at: datetime  # when it was taken: the keeper derives the same windows from it
+    smallest_limit: float  # of those windows: what a lease's worth is bounded by
     granted: float = 0.0  # everything the keeper granted, less what was given back
     reserved: float = 0.0  # estimates of the calls in flight
     spent: float = 0.0  # what settled calls cost
@@ -183,19 +184,25 @@ class BudgetGate:
         """One ask for every call waiting on the lease: enough for all of them, and for a lease's worth more."""
         least = amount - lease.room
         need = max(least, lease.waiting - lease.room)
-        want = max(need, self._lease_size(lease.provider, amount))
-        decision = await self._ask("reserve", lease, request_id, model, want, need, least)
+        want = max(need, _lease_size(lease, amount))
+        decision = await self._reserve_more(lease, request_id, model, want, need, least)
+        if decision is not None and not decision.granted:
+            lease.refusal = (decision, least, self._monotonic())
+        return decision
+
+    async def _reserve_more(self, lease: Lease, request_id: str, model: str, want: float, need: float,
+                            least: float, *, ahead: bool = False) -> BudgetDecision | None:
+        """Ask the keeper to add to the lease; what it grants is the lease's at once."""
+        decision = await self._ask("reserve", lease, request_id, model, want, need, least, ahead=ahead)
         if decision is not None and decision.granted:
             lease.granted += decision.amount
-        elif decision is not None:
-            lease.refusal = (decision, least, self._monotonic())
         return decision
 
     def _top_up_ahead(self, lease: Lease, request_id: str, model: str, amount: float) -> None:
         """Ask for the next lease's worth before this one runs out, so that under steady load no call
         waits for the keeper. Only a whole lease's worth: near a cap the keeper refuses it, and the
         calls that then run short ask for what they need themselves."""
-        size = self._lease_size(lease.provider, amount)
+        size = _lease_size(lease, amount)
         if (lease.room >= size * AHEAD_AT or lease.lock.locked() or lease.dropped
                 or self._monotonic() < lease.no_ahead_until):
             return
@@ -203,9 +210,8 @@ class BudgetGate:
         async def ask() -> None:
             async with lease.lock:
                 if lease.room < size * AHEAD_AT and not lease.dropped:
-                    decision = await self._ask("reserve", lease, request_id, model, size, size, size, ahead=True)
+                    decision = await self._reserve_more(lease, request_id, model, size, size, size, ahead=True)
                     if decision is not None and decision.granted:
-                        lease.granted += decision.amount
                         self.ahead += 1
                     else:  # near a cap: not one refused ask per call from here on
                         lease.no_ahead_until = self._monotonic() + AHEAD_PAUSE_S
@@ -221,8 +227,7 @@ class BudgetGate:
             if lease.lock.locked():
                 continue  # an ask under way: the lease is in use
             if lease.in_flight == 0 and now - lease.last_used >= LEASE_IDLE_S:
-                self._leases.pop(key, None)
-                lease.dropped = True
+                self._drop(key, lease)
                 await self._give_back(lease)
             elif now - lease.last_told >= LEASE_RENEW_S:
                 async with lease.lock:
@@ -263,15 +268,13 @@ class BudgetGate:
         # The windows of now: after midnight (UTC) a call takes a new lease; the old one is given
         # back once its calls have settled.
         now = self._clock()
-        windows = tuple(window.key for window in self._windows(provider, now))
-        lease = self._leases.get((provider, windows))
+        windows = self._windows(provider, now)
+        key = (provider, tuple(window.key for window in windows))
+        lease = self._leases.get(key)
         if lease is None:
-            lease = self._leases[(provider, windows)] = Lease(uuid.uuid4().hex, provider, windows, now)
+            lease = self._leases[key] = Lease(uuid.uuid4().hex, provider, key[1], now,
+                                              min(window.limit for window in windows))
         return lease
-
-    def _lease_size(self, provider: str, amount: float) -> float:
-        smallest = min(window.limit for window in self._windows(provider, self._clock()))
-        return min(amount * LEASE_CALLS, smallest * LEASE_SHARE)
 
     def _drop(self, key: tuple[str, tuple[str, ...]], lease: Lease) -> None:
         if self._leases.get(key) is lease:
@@ -304,6 +307,10 @@ class BudgetGate:
         return BudgetRequest(kind=kind, request_id=request_id, model=model, provider=lease.provider, worker=self.me,
                              amount=amount, need=need, least=least, call_id=lease.lease_id, at=lease.at,
                              ask_id=ask_id, ahead=ahead)
+
+
+def _lease_size(lease: Lease, amount: float) -> float:
+    return min(amount * LEASE_CALLS, lease.smallest_limit * LEASE_SHARE)
 
 
 def _ms(started: float) -> float:

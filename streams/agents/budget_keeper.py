@@ -34,7 +34,7 @@ is refused), so the 100% event also fires when, past 80%, an ask for a call is r
 alone (an ask ahead of need refused is not a call refused). A lease neither renewed nor topped up
 for HOLD_TTL_S (its worker died) is released, counting nothing: the requests it was serving are
 redelivered and reserve again elsewhere. A lease that holds nothing more (spent, or given back) is
-released when the keeper handles its next event.
+released at the next ask, renewal or give-back (not on settlements: one per answer).
 """
 
 from __future__ import annotations
@@ -110,6 +110,12 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
     def after(record: dict, where: tuple[str, int]) -> dict[str, int]:
         return {**record["offsets"], where[0]: where[1]}
 
+    def windows_of(hold: dict | None, request: BudgetRequest) -> list[BudgetWindow]:
+        """The lease's windows, as taken; a request without one (released) counts in its own time's."""
+        if hold is not None:
+            return [BudgetWindow(*window) for window in hold["windows"]]
+        return windows_for(config, request.provider, request.at)
+
     def changed_by(hold: dict | None, where: tuple[str, int]) -> bool:
         """Whether this event already changed the hold: it is written before the ledger, so a
         keeper killed between the two replays an event its hold has seen."""
@@ -155,8 +161,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
             return  # applied before a restart: its spend is in the ledger already
         spent, fired = dict(record["spent"]), list(record["fired"])
         settled = dict(record.get("settled", {}))
-        windows = ([BudgetWindow(*window) for window in hold["windows"]] if hold
-                   else windows_for(config, request.provider, request.at))
+        windows = windows_of(hold, request)
         if hold is not None:
             settled[request.hold_id] = settled.get(request.hold_id, 0.0) + request.amount
         due: list[tuple[BudgetWindow, float, float]] = []
@@ -203,8 +208,7 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
             await decide(request, last > 0, None if last > 0 else "the lease was released", amount=last)
             return
         spent = record["spent"]
-        windows = ([BudgetWindow(*window) for window in hold["windows"]] if hold
-                   else windows_for(config, request.provider, request.at))
+        windows = windows_of(hold, request)
         amounts = current_reserved()
         least = request.least or request.need
         refusal = first_refusal(windows, least, spent, amounts)
@@ -244,7 +248,10 @@ def register_budget_keeper(app: faust.App, topics: Topics, side: SideChannel, co
     async def apply(request: BudgetRequest) -> None:
         message = faust.current_event().message
         where = (message.topic, message.offset)
-        tidy()  # first: a lease its worker left is not in the way of this ask
+        if request.kind != "settle":
+            # First: a lease its worker left is not in the way of this ask. Not on settlements, one
+            # per answer: a lease that holds nothing counts nothing until then (current_reserved).
+            tidy()
         await apply_at(request, where)
 
     async def apply_at(request: BudgetRequest, where: tuple[str, int]) -> None:

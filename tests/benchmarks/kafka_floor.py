@@ -31,6 +31,7 @@ from streams.cli.bench import cpu_seconds
 from streams.config.settings import Settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.localkafka import LocalKafka, free_port
+from streams.kafka.localkafka.broker import QUICK_JIT
 
 PARTITIONS = 4
 SETTLE_S = 0.003
@@ -135,6 +136,8 @@ def main() -> None:
     parser.add_argument("--saturate", type=int, help="send this many requests as fast as possible")
     parser.add_argument("--rate", type=float, help="requests per second")
     parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--full-jit", action="store_true",
+                        help="let the broker's JVM use its optimising compiler too (LocalKafka runs C1 only)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -147,7 +150,8 @@ def main() -> None:
         asyncio.run(measure(bootstrap, args, None))
         return
     with tempfile.TemporaryDirectory() as tmp, \
-            LocalKafka(data_dir=Path(tmp), cache_dir=Settings().hugai_cache_dir, port=free_port()) as broker:
+            LocalKafka(data_dir=Path(tmp), cache_dir=Settings().hugai_cache_dir, port=free_port(),
+                       jvm_options=() if args.full_jit else QUICK_JIT) as broker:
         asyncio.run(measure(broker.bootstrap, args, broker.pid))
 
 

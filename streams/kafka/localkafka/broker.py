@@ -34,6 +34,13 @@ class KafkaStartError(RuntimeError):
 
 _HANDED_OUT: set[int] = set()
 
+# This broker lives for a test run, a demo or a benchmark, not for days. The JVM's optimising (C2)
+# compiler took 40-50% of a core for over a minute after start at 100 requests/s, on a 2-core
+# machine whose other core serves the worker. The quick (C1) compiler alone is done in seconds:
+# the floor loop at 100/s cost the broker 6.3 ms of CPU per request instead of 10.2, and it started
+# in 3.9 s instead of 5.0 (docs/benchmarks.md, "The broker's JIT compiler").
+QUICK_JIT = ("-XX:TieredStopAtLevel=1",)
+
 
 def free_port() -> int:
     """A port free now on 127.0.0.1, never one this process was given before.
@@ -89,6 +96,7 @@ class LocalKafka:
     port: int = 9092
     controller_port: int = field(default_factory=free_port)
     heap: str = "512m"
+    jvm_options: tuple[str, ...] = QUICK_JIT
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
@@ -114,7 +122,7 @@ class LocalKafka:
         classpath = f"{libs}/*"
         if not (self.data_dir / "logs" / "meta.properties").exists():
             fmt = subprocess.run(
-                [java, "-cp", classpath, *self._jvm_flags(), _STORAGE_TOOL, "format",
+                [java, "-cp", classpath, *self.jvm_options, *self._jvm_flags(), _STORAGE_TOOL, "format",
                  f"--cluster-id={new_cluster_id()}", f"--config={properties}"],
                 capture_output=True, text=True,
             )
@@ -123,7 +131,7 @@ class LocalKafka:
         stdout = open(self.data_dir / "broker.stdout", "ab")
         self._process = subprocess.Popen(
             [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-             *self._jvm_flags(), "-cp", classpath, _MAIN_CLASS, str(properties)],
+             *self.jvm_options, *self._jvm_flags(), "-cp", classpath, _MAIN_CLASS, str(properties)],
             stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
         )
         stdout.close()

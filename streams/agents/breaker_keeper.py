@@ -1,6 +1,7 @@
 """The breaker keeper: one writer per model for its breaker and live figures, in Faust tables.
 
-It reads llm.outcomes (keyed by model, so each model's outcomes reach one worker, in order),
+It reads llm.outcomes (keyed by model, so each model's outcomes reach one worker, in order; a
+worker sends successes on a healthy model in batches, streams/agents/breakers.py),
 keeps the breaker state in a table and the current window's figures in a tumbling windowed
 table, and broadcasts the result on llm.model-health for every worker to read. A breaker change
 is broadcast at once and filed in ClickHouse (BreakerChanged on llm.telemetry); figures go out
@@ -38,12 +39,14 @@ LATENCY_BOUNDS_MS = tuple(round(1.25 ** i, 3) for i in range(53))
 def add_call(window: dict | None, outcome: ModelOutcome) -> dict:
     window = dict(window or {"calls": 0, "ok": 0, "ok_ms": 0.0, "tokens": 0, "hist": [0] * (len(LATENCY_BOUNDS_MS) + 1)})
     window["hist"] = list(window["hist"])
-    window["calls"] += 1
+    latencies = outcome.latencies()
+    window["calls"] += len(latencies)
     if outcome.ok:
-        window["ok"] += 1
-        window["ok_ms"] += outcome.latency_ms
+        window["ok"] += len(latencies)
+        window["ok_ms"] += sum(latencies)
         window["tokens"] += outcome.output_tokens
-    window["hist"][bisect.bisect_left(LATENCY_BOUNDS_MS, outcome.latency_ms)] += 1
+    for latency_ms in latencies:
+        window["hist"][bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)] += 1
     return window
 
 
@@ -81,8 +84,8 @@ def register_breaker_keeper(app: faust.App, topics: Topics, side: SideChannel, *
         state = BreakerState(**raw) if raw else BreakerState()
         if outcome.kind == "probe_claim":
             new, names = on_probe_claim(state, policy, now, outcome.worker)
-        else:
-            new, names = on_outcome(state, policy, now, ok=outcome.ok, probe=outcome.probe)
+        else:  # successes in a row do what one does: a "calls" batch is applied once
+            new, names = on_outcome(state, policy, now, ok=outcome.ok or outcome.kind == "calls", probe=outcome.probe)
             windows[model] = add_call(windows[model].current(), outcome)
         if new == state:
             dirty.add(model)

@@ -2,7 +2,8 @@
 
 LocalBreakers applies the breaker rules here, at once: one process, or tests without a broker.
 ClusterBreakers reports every outcome on llm.outcomes and reads the keeper's state back from
-llm.model-health, so a breaker that opens on one worker is open on all of them.
+llm.model-health, so a breaker that opens on one worker is open on all of them. Failures go at
+once; successes on a model whose breaker is closed with no failures go together every 0.25 s.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Breakers:
     def state(self, model: str) -> BreakerState:
         raise NotImplementedError
 
+    async def flush(self) -> None:
+        """Send whatever report() gathered; a process that is its own keeper has nothing to send."""
+
 
 class LocalBreakers(Breakers):
     def __init__(self, policy: BreakerPolicy, *, clock: Callable[[], float] = time.time):
@@ -81,6 +85,8 @@ class ClusterBreakers(Breakers):
     """The keeper's state, as last broadcast; outcomes and probe claims go out on llm.outcomes."""
 
     CLAIM_EVERY_S = 1.0  # a worker re-asks for a probe at most this often per model
+    SUCCESSES_EVERY_S = 0.25  # how long successes on a healthy model may wait to be sent together
+    MAX_GATHERED = 500
 
     def __init__(self, policy: BreakerPolicy, *, me: str, send: Callable[[ModelOutcome], Awaitable[None]],
                  clock: Callable[[], float] = time.time):
@@ -93,6 +99,7 @@ class ClusterBreakers(Breakers):
         self.applied_at: dict[str, float] = {}  # when this worker learnt each model's state
         self._probing: set[str] = set()
         self._claimed_at: dict[str, float] = {}
+        self._successes: dict[str, list[tuple[float, int]]] = {}  # model -> (latency ms, output tokens) not yet sent
 
     def apply(self, health: ModelHealth) -> None:
         self._states[health.model] = BreakerState(state=health.state, failures=health.failures,
@@ -125,6 +132,29 @@ class ClusterBreakers(Breakers):
                      events: list) -> None:
         if probe:
             self._probing.discard(model)
+        state = self.state(model)
+        if ok and not probe and state.state == "closed" and not state.failures:
+            # A success then changes nothing in the breaker, only the figures, which are published
+            # once a second: it waits for flush(), so the keeper reads one event, not one per call.
+            gathered = self._successes.setdefault(model, [])
+            gathered.append((latency_ms, output_tokens))
+            if len(gathered) >= self.MAX_GATHERED:
+                await self._send_successes(model)
+            return
+        await self._send_successes(model)  # first: the keeper counts failures in a row, in order
         await self._send(ModelOutcome(model=model, worker=self.me, at=self._clock(), ok=ok, probe=probe,
                                       latency_ms=latency_ms, output_tokens=output_tokens))
+
+    async def flush(self) -> None:
+        """Send the successes gathered since the last flush: called every SUCCESSES_EVERY_S and at shutdown."""
+        for model in list(self._successes):
+            await self._send_successes(model)
+
+    async def _send_successes(self, model: str) -> None:
+        gathered = self._successes.pop(model, None)
+        if not gathered:
+            return
+        await self._send(ModelOutcome(model=model, worker=self.me, at=self._clock(), kind="calls",
+                                      latencies_ms=[latency for latency, _ in gathered],
+                                      output_tokens=sum(tokens for _, tokens in gathered)))
 

@@ -131,6 +131,10 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
             await budgets.give_back_all()  # before the side channel closes: leases are its messages
         except Exception as exc:  # noqa: BLE001 - not given back, the keeper releases them after HOLD_TTL_S
             log.warning("could not give the budget leases back: %s", type(exc).__name__)
+        try:
+            await state.breakers.flush()  # the gathered successes, also before the side channel closes
+        except Exception as exc:  # noqa: BLE001 - the figures miss these calls; the breakers lose nothing
+            log.warning("could not send the last call outcomes: %s", type(exc).__name__)
         await client.aclose()
         await side.close()
         await outbox.close()
@@ -194,7 +198,16 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
     async def ask_budget(request: BudgetRequest) -> None:
         await side.send(BUDGET, request.request_id.encode(), request.to_bytes())
 
-    state = ClusterState(ClusterBreakers(breaker_policy(config), me=me, send=send_outcome))
+    breakers = ClusterBreakers(breaker_policy(config), me=me, send=send_outcome)
+    state = ClusterState(breakers)
+
+    @app.timer(interval=ClusterBreakers.SUCCESSES_EVERY_S)
+    async def send_successes() -> None:
+        try:
+            await breakers.flush()
+        except Exception as exc:  # noqa: BLE001 - a timer that raises stops the whole app; the figures miss those calls
+            log.warning("sending the gathered call outcomes failed: %s", type(exc).__name__)
+
     approvals = ApprovalGate(config.human_oversight, publish_approval)
     budgets = BudgetGate(me=me, send=ask_budget, windows=partial(windows_for, config))
 

@@ -16,18 +16,25 @@ class ModelOutcome(Event):
     """On llm.outcomes, keyed by model: what the breaker keeper and the live figures are fed.
 
     kind "call": one provider call ended (ok, or a retryable failure; a fatal error counts as ok,
-    since the provider answered). kind "probe_claim": a worker asks for a HALF_OPEN probe.
+    since the provider answered). kind "calls": several calls ended ok, one latency each in
+    `latencies_ms`, their output tokens summed; a worker gathers them while the model's breaker is
+    closed with no failures, where a success changes nothing but the figures. kind "probe_claim":
+    a worker asks for a HALF_OPEN probe.
     """
 
     event_type: Literal["model_outcome"] = "model_outcome"
     model: str
     worker: str
     at: float  # epoch seconds
-    kind: Literal["call", "probe_claim"] = "call"
+    kind: Literal["call", "calls", "probe_claim"] = "call"
     ok: bool = True
     probe: bool = False
     latency_ms: float = 0.0
     output_tokens: int = 0
+    latencies_ms: list[float] = Field(default_factory=list)
+
+    def latencies(self) -> list[float]:
+        return self.latencies_ms if self.kind == "calls" else [self.latency_ms]
 
 
 class ModelHealth(Event):

@@ -75,6 +75,10 @@ def quote(value: object) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+FETCH_GATHER_BYTES = 64 * 1024
+FETCH_GATHER_MS = 250
+
+
 @dataclass(frozen=True, kw_only=True)
 class SinkConfig:
     bootstrap: str
@@ -110,7 +114,11 @@ class TelemetrySink:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            fetch_max_wait_ms=100,
+            # Rows are written every max_batch_age_s anyway, so the broker may gather records for a
+            # while: answering at the first record cost a fetch per worker transaction (about 70/s
+            # at 100 requests/s) for rows that then waited for the batch (docs/benchmarks.md).
+            fetch_min_bytes=FETCH_GATHER_BYTES,
+            fetch_max_wait_ms=FETCH_GATHER_MS,
         )
         await consumer.start()
         try:

@@ -84,8 +84,8 @@ def register_breaker_keeper(app: faust.App, topics: Topics, side: SideChannel, *
         state = BreakerState(**raw) if raw else BreakerState()
         if outcome.kind == "probe_claim":
             new, names = on_probe_claim(state, policy, now, outcome.worker)
-        else:  # successes in a row do what one does: a "calls" batch is applied once
-            new, names = on_outcome(state, policy, now, ok=outcome.ok or outcome.kind == "calls", probe=outcome.probe)
+        else:  # successes in a row do what one does: a "calls" batch (ok) is applied once
+            new, names = on_outcome(state, policy, now, ok=outcome.ok, probe=outcome.probe)
             windows[model] = add_call(windows[model].current(), outcome)
         if new == state:
             dirty.add(model)

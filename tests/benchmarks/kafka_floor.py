@@ -30,8 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.cli.bench import cpu_seconds
 from streams.config.settings import Settings
 from streams.kafka.admin import ensure_topics
-from streams.kafka.localkafka import LocalKafka, free_port
-from streams.kafka.localkafka.broker import QUICK_JIT
+from streams.kafka.localkafka import QUICK_JIT, LocalKafka, free_port
 
 PARTITIONS = 4
 SETTLE_S = 0.003

@@ -24,6 +24,7 @@ from streams.client.stream_follow import StreamFollower
 from streams.events import LLMRequest, LLMResponse, StreamCancel, StreamDelta
 from streams.events.topic_names import REQUESTS, STREAM_CANCELS
 from streams.kafka.admin import ensure_topics
+from streams.kafka.broadcast import IDLE_FETCH_WAIT_MS
 
 __all__ = ["ReplyClient", "ResponseTimeout"]
 
@@ -54,7 +55,7 @@ class ReplyClient:
         await ensure_topics(self.bootstrap, [self.reply_topic], partitions=1)
         self._consumer = AIOKafkaConsumer(
             self.reply_topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
-            enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=20,
+            enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=IDLE_FETCH_WAIT_MS,
         )
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=1)
         await self._consumer.start()

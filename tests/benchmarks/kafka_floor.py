@@ -7,8 +7,13 @@ its consumer offsets in one Kafka transaction (a group commit); the client reads
 read_committed and times them. No routing, no keepers, no Faust. `hugai-llm bench` figures are
 meant to be read as a ratio to these (docs/benchmarks.md).
 
-    .venv/bin/python -m tests.benchmarks.kafka_floor --saturate 20000
-    .venv/bin/python -m tests.benchmarks.kafka_floor --rate 100 --duration 15
+With --provider the worker also makes, for each request, the one thing a router cannot skip: a
+chat completion call over httpx, through the project's own client (providers.http.make_client), to
+the bench's OpenAI-compatible stub (0 ms), all of a batch's calls at once. That is the floor for a
+Python router that calls a provider per request.
+
+    .venv/bin/python -m tests.benchmarks.kafka_floor --saturate 20000 [--provider]
+    .venv/bin/python -m tests.benchmarks.kafka_floor --rate 100 --duration 15 [--provider]
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.cli.bench import cpu_seconds
+from providers.http import make_client, post_json
+from streams.cli.bench import OpenAIStub, cpu_seconds
 from streams.config.settings import Settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.localkafka import QUICK_JIT, LocalKafka, free_port
@@ -40,8 +46,9 @@ def _topics(run: str) -> tuple[str, str, str]:
     return f"floor-{run}-requests", f"floor-{run}-answers", f"floor-{run}-answered"
 
 
-async def worker(bootstrap: str, run: str) -> None:
+async def worker(bootstrap: str, run: str, provider_url: str | None) -> None:
     requests, answers, markers = _topics(run)
+    client = make_client() if provider_url else None
     group = f"floor-{run}"
     consumer = AIOKafkaConsumer(requests, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 isolation_level="read_committed", auto_offset_reset="earliest")
@@ -54,6 +61,9 @@ async def worker(bootstrap: str, run: str) -> None:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
             if not batch:
                 continue
+            if client is not None:
+                await asyncio.gather(*(_call(client, provider_url, record.value)
+                                       for records in batch.values() for record in records))
             async with producer.transaction():
                 offsets = {}
                 for tp, records in batch.items():
@@ -68,6 +78,14 @@ async def worker(bootstrap: str, run: str) -> None:
     finally:
         await producer.stop()
         await consumer.stop()
+        if client is not None:
+            await client.aclose()
+
+
+async def _call(client, base_url: str, request: bytes) -> None:
+    body = {"model": "bench", "messages": [{"role": "user", "content": json.loads(request)["request_id"]}]}
+    answer, _ = await post_json(client, f"{base_url}/chat/completions", body, headers={}, provider="openai")
+    assert answer["choices"], answer
 
 
 async def drive(bootstrap: str, run: str, *, rate: float | None, count: int, worker_pid: int,
@@ -114,8 +132,10 @@ async def drive(bootstrap: str, run: str, *, rate: float | None, count: int, wor
 async def measure(bootstrap: str, args: argparse.Namespace, broker_pid: int | None) -> None:
     run = uuid.uuid4().hex[:8]
     await ensure_topics(bootstrap, list(_topics(run)), partitions=PARTITIONS)
+    stub = OpenAIStub(0).__enter__() if args.provider else None  # in this process, as in `hugai-llm bench`
+    provider = ["--provider-url", stub.base_url] if stub else []
     child = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.kafka_floor", "--worker", run,
-                              "--bootstrap", bootstrap], stdout=subprocess.PIPE, text=True)
+                              "--bootstrap", bootstrap, *provider], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready", "the worker did not start"
         await asyncio.sleep(3)  # its group settles before the clock starts
@@ -124,10 +144,12 @@ async def measure(bootstrap: str, args: argparse.Namespace, broker_pid: int | No
         await drive(bootstrap, run, rate=args.rate, count=int(args.rate * 5) if args.rate else 2000,
                     worker_pid=child.pid, broker_pid=broker_pid)
         result = await drive(bootstrap, run, rate=args.rate, count=count, worker_pid=child.pid, broker_pid=broker_pid)
-        print(json.dumps(result))
+        print(json.dumps({**result, "provider_call": args.provider}))
     finally:
         child.terminate()
         child.wait(timeout=30)
+        if stub is not None:
+            stub.__exit__()
 
 
 def main() -> None:
@@ -137,11 +159,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--full-jit", action="store_true",
                         help="let the broker's JVM use its optimising compiler too (LocalKafka runs C1 only)")
+    parser.add_argument("--provider", action="store_true",
+                        help="the worker also calls an OpenAI-compatible stub over httpx for each request")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--provider-url", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        asyncio.run(worker(args.bootstrap, args.worker))
+        asyncio.run(worker(args.bootstrap, args.worker, args.provider_url))
         return
     if bool(args.saturate) == bool(args.rate):
         parser.error("give exactly one of --saturate N or --rate R")

@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from providers import (
     AuthenticationFailed,
@@ -20,7 +22,7 @@ from providers import (
     make_client,
     native_batch,
 )
-from providers.http import parse_retry_after
+from providers.http import parse_retry_after, post_json
 from tests.integration.wire_helpers import FAMILIES, KEY, MODEL, adapter
 from tests.support.provider_server import ProviderServer, load_recording
 
@@ -168,6 +170,24 @@ async def test_an_unreachable_server_is_a_retryable_timeout():
         with pytest.raises(ProviderTimeout) as caught:
             await provider.infer(_request("openai"))
     assert caught.value.retryable
+
+
+async def test_the_client_keeps_no_cookie_a_provider_sets():
+    seen: list[str | None] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({"ok": True})
+        response.set_cookie("session", "from-the-provider")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/x", answer)
+    async with TestServer(app, host="127.0.0.1") as server, make_client() as client:
+        for _ in range(2):
+            await post_json(client, str(server.make_url("/v1/x")), {}, headers={}, provider="openai")
+        assert not client.cookies
+    assert seen == [None, None]
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("2", 2.0), ("0.5", 0.5), (None, None), ("garbage", None),

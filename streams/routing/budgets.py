@@ -14,6 +14,7 @@ reservations granted before that (and by actual costs over their estimates).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -84,6 +85,7 @@ def crossed(before: float, after: float, limit: float) -> list[float]:
     return [t for t in THRESHOLDS if before < t * limit <= after + 1e-12]
 
 
+@functools.lru_cache(maxsize=1024)  # the budget keeper asks for every window it keeps, on every settlement
 def window_start(key: str) -> datetime:
     stamp = key.rsplit(":", 1)[1]
     parsed = datetime.strptime(stamp, "%Y-%m-%d" if len(stamp) == 10 else "%Y-%m")

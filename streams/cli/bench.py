@@ -143,15 +143,17 @@ class BenchResult:
         return json.dumps(self.__dict__)
 
 
-def bench_config(directory: Path) -> Path:
+def bench_config(directory: Path, *, cache: bool = False) -> Path:
     """The shipped config with nothing that would throttle a benchmark: no client-side rate limits,
-    budgets far away, no cache (every prompt differs anyway)."""
+    budgets far away, and unless `cache`, no response cache or deduplication. Every prompt differs,
+    so with them nothing hits; each request still asks the cache keeper first (a Kafka round trip)."""
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     for provider in raw.get("providers", {}).values():
         provider.pop("rate_limits", None)
     raw["cost_controls"]["daily_budgets"] = {name: "$1000000" for name in raw["cost_controls"]["daily_budgets"]}
     raw["cost_controls"]["monthly_limits"] = {"total_budget": "$10000000", "provider_caps": {}}
-    raw["cost_controls"]["cost_optimization_strategies"] = []
+    if not cache:
+        raw["cost_controls"]["cost_optimization_strategies"] = []
     path = directory / "bench-models.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -254,9 +256,10 @@ async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sampl
 
 
 def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: float, provider_url: str | None,
-              warmup_s: float = 10.0, stream: bool = False, workers: int = 1,
+              warmup_s: float = 10.0, stream: bool = False, workers: int = 1, cache: bool = False,
               progress: Callable[[str], None] = lambda line: None) -> BenchResult:
     notes = [f"after {warmup_s:g} s of the same load, not counted"] if warmup_s else ["no warm-up: a cold stack"]
+    notes.append("response cache and deduplication on" if cache else "no response cache or deduplication (--cache)")
     with tempfile.TemporaryDirectory(prefix="hugai-bench-") as tmp, \
             (OpenAIStub(provider_latency_ms) if provider_url is None else _Nothing()) as stub:
         base_url = provider_url or stub.base_url
@@ -266,8 +269,8 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
         stream_ttft_ms = (0.0 if provider_url else stub.ttft_s * 1000) if stream else None
         if stream and provider_url:
             notes.append("ttft_added_ms includes the provider's own time to its first chunk")
-        env = {"HUGAI_DATA_DIR": tmp, "HUGAI_CONFIG": str(bench_config(Path(tmp))), "OPENAI_API_KEY": "bench",
-               "OPENAI_BASE_URL": base_url, "HUGAI_LOG_LEVEL": "warn"}
+        env = {"HUGAI_DATA_DIR": tmp, "HUGAI_CONFIG": str(bench_config(Path(tmp), cache=cache)),
+               "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": base_url, "HUGAI_LOG_LEVEL": "warn"}
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:

@@ -154,6 +154,8 @@ def bench(
     stream: Annotated[bool, typer.Option(help="Stream every request; also report the TTFT the router adds.")] = False,
     workers: Annotated[int, typer.Option(min=1, max=4,
                                          help="Workers in one consumer group (llm.requests has 4 partitions).")] = 1,
+    cache: Annotated[bool, typer.Option(help="Keep the config's response cache and deduplication on (every prompt "
+                                              "still differs: each request pays the cache keeper's round trip).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Drive a fresh stack through Kafka at a fixed rate or at saturation, and report what it adds."""
@@ -162,7 +164,7 @@ def bench(
     if (rate is None) == (not saturate):
         raise fail("give exactly one of --rate R or --saturate")
     result = run_bench(rate=rate, duration_s=duration, provider_latency_ms=provider_latency_ms,
-                       provider_url=provider_url, warmup_s=warmup, stream=stream, workers=workers,
+                       provider_url=provider_url, warmup_s=warmup, stream=stream, workers=workers, cache=cache,
                        progress=lambda line: err.print(line, style="dim"))
     if as_json:
         print(json.dumps({"throughput_rps": result.throughput_rps, "added_latency_ms": result.added_latency_ms,

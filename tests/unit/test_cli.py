@@ -32,3 +32,16 @@ def test_the_authorizer_enforces_roles_once_any_key_exists():
     assert ApiKeys([]).authorizer(open_when_empty=True)(None, "operator") is None
     assert ApiKeys([]).authorizer(open_when_empty=False)(None, "operator") == 401
     assert "k1" not in repr(keys)
+
+
+@pytest.mark.parametrize(("cache", "strategies"), [(False, []),
+                                                   (True, ["cache_similar_requests", "implement_request_deduplication"])])
+def test_the_bench_config_keeps_the_cache_only_when_asked(tmp_path, cache, strategies):
+    from streams.cli.bench import bench_config
+    from streams.config.loading import load_config
+
+    config = load_config(bench_config(tmp_path, cache=cache))
+    kept = [s for s in config.cost_controls.cost_optimization_strategies
+            if s in ("cache_similar_requests", "implement_request_deduplication")]
+    assert kept == strategies
+    assert not any(spec.rate_limits for spec in config.providers.values())

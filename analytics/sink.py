@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from analytics.store import Store, StoreError
 
-__all__ = ["SinkConfig", "TelemetrySink", "TABLE_FOR_EVENT", "quote"]
+__all__ = ["FLUSH_EVERY_S", "SinkConfig", "TelemetrySink", "TABLE_FOR_EVENT", "quote"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ def quote(value: object) -> str:
 
 FETCH_GATHER_BYTES = 64 * 1024
 FETCH_GATHER_MS = 250
+# A flush costs embedded chdb about 90 ms of CPU whether it writes 1 request or 50 (a part per
+# table and per materialized view), so at 0.5 s the sink took 20% of a core from the first request
+# a second on. The real-time dashboard refreshes every 10 s. HUGAI_SINK_FLUSH_S sets it.
+FLUSH_EVERY_S = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +89,7 @@ class SinkConfig:
     topics: tuple[str, ...]
     group_id: str = "hugai-llm-sink"
     max_batch_rows: int = 5000
-    max_batch_age_s: float = 0.5
+    max_batch_age_s: float = FLUSH_EVERY_S
     retry_delay_s: float = 1.0
     max_retry_delay_s: float = 30.0
     # On stop, keep reading what is already on the topics for up to this long, so a clean stop
@@ -116,7 +120,7 @@ class TelemetrySink:
             isolation_level="read_committed",
             # Rows are written every max_batch_age_s anyway, so the broker may gather records for a
             # while rather than answer at the first one: at 100 requests/s the sink's CPU per answer
-            # went from 2.0-2.5 ms to 1.35-1.59 ms (docs/benchmarks.md).
+            # went from 2.0-2.5 ms to 1.35-1.59 ms, with batches 0.5 s apart (docs/benchmarks.md).
             fetch_min_bytes=FETCH_GATHER_BYTES,
             fetch_max_wait_ms=FETCH_GATHER_MS,
         )

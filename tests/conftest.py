@@ -53,6 +53,9 @@ def make_stack(data_dir: Path, bootstrap: str, *, workers: int = 1, **env: str) 
     patch = pytest.MonkeyPatch()
     patch.setenv("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
     patch.setenv("HUGAI_DATA_DIR", str(data_dir))
+    # The tests check what reaches ClickHouse, not how soon: shorter batches than the default (2 s)
+    # keep the suite's waits for rows short.
+    patch.setenv("HUGAI_SINK_FLUSH_S", "0.5")
     for name, value in env.items():
         patch.setenv(name, value)
     return DevStack(Settings(), http_port=free_port(), reports_port=free_port(),

@@ -131,7 +131,8 @@ def sink() -> None:
         store = open_store(settings.clickhouse_url, settings.chdb_path)
     except StoreError as exc:
         raise fail(str(exc), code=1) from None
-    serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK, CONTROL, APPROVALS)),
+    serve_sink(store, SinkConfig(bootstrap=settings.kafka_bootstrap_servers, topics=(TELEMETRY, FEEDBACK, CONTROL, APPROVALS),
+                                 max_batch_age_s=settings.hugai_sink_flush_s),
                ready_file=settings.hugai_data_dir / "sink.ready", report_host=settings.hugai_http_host,
                report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets),
                retention=config.security_configuration.data_protection.data_retention,

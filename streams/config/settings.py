@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     hugai_http_host: str = "127.0.0.1"
     hugai_http_port: int = 6066
     hugai_reports_port: int = Field(default=6067, description="The sink's report endpoint.")
+    hugai_sink_flush_s: float = Field(default=2.0, ge=0.05, le=60.0, description=(
+        "How long the sink gathers rows before writing them to ClickHouse (each write has a fixed cost)."))
     hugai_partitions: int = Field(default=4, ge=1)
     hugai_processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     # Calls to a real LLM take seconds: at 64 in flight and 2 s a call, a worker answered 31 requests/s.

@@ -45,3 +45,10 @@ def test_the_bench_config_keeps_the_cache_only_when_asked(tmp_path, cache, strat
             if s in ("cache_similar_requests", "implement_request_deduplication")]
     assert kept == strategies
     assert not any(spec.rate_limits for spec in config.providers.values())
+
+
+def test_the_sink_flushes_as_often_by_default_however_it_is_started():
+    from analytics.sink import FLUSH_EVERY_S, SinkConfig
+    from streams.config.settings import Settings
+
+    assert Settings().hugai_sink_flush_s == SinkConfig(bootstrap="x", topics=("t",)).max_batch_age_s == FLUSH_EVERY_S

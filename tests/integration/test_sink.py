@@ -14,8 +14,11 @@ from tests.support.clock import iso, yesterday_at
 from tests.support.kafka_io import produce
 
 pytestmark = pytest.mark.kafka
-# What is written is under test here, not how soon: short batches keep the waits short.
-QUICK_FLUSH_S = 0.5
+
+
+def _config(bootstrap: str, topic: str, **options: object) -> SinkConfig:
+    # What is written is under test here, not how soon: short batches keep the waits short.
+    return SinkConfig(bootstrap=bootstrap, topics=(topic,), max_batch_age_s=0.5, **options)
 
 
 def _events(run: str, n: int) -> list[tuple[bytes, bytes]]:
@@ -73,12 +76,12 @@ async def test_replaying_the_same_events_leaves_every_number_unchanged(kafka_boo
     store = ChdbStore(tmp_path / "ch")
     apply_migrations(store)
     try:
-        await _drain(TelemetrySink(SinkConfig(bootstrap=kafka_bootstrap, topics=(topic,), max_batch_age_s=QUICK_FLUSH_S, group_id=f"g1-{run}"), store), 100)
+        await _drain(TelemetrySink(_config(kafka_bootstrap, topic, group_id=f"g1-{run}"), store), 100)
         first = _totals(store, run)
         assert first == {"requests": 50, "attempts": 50, "day_cost": 0.125, "minute_requests": 50}
         # The same events again, both appended to the topic and read by a group that starts over.
         await produce(kafka_bootstrap, topic, _events(run, 50))
-        replay = TelemetrySink(SinkConfig(bootstrap=kafka_bootstrap, topics=(topic,), max_batch_age_s=QUICK_FLUSH_S, group_id=f"g2-{run}"), store)
+        replay = TelemetrySink(_config(kafka_bootstrap, topic, group_id=f"g2-{run}"), store)
         await _drain(replay, 1, timeout=5)
         assert replay.rows_written == 0
         assert _totals(store, run) == first
@@ -119,7 +122,7 @@ async def test_a_store_outage_loses_nothing(kafka_bootstrap, tmp_path):
     apply_migrations(inner)
     store = FailingFirst(inner, failures=3)
     try:
-        config = SinkConfig(bootstrap=kafka_bootstrap, topics=(topic,), max_batch_age_s=QUICK_FLUSH_S, group_id=f"g-{run}", retry_delay_s=0.05)
+        config = _config(kafka_bootstrap, topic, group_id=f"g-{run}", retry_delay_s=0.05)
         await _drain(TelemetrySink(config, store), 60)
         assert store.refused == 3
         totals = _totals(store._store, run)
@@ -136,7 +139,7 @@ async def test_a_stopped_sink_first_writes_what_is_already_published(kafka_boots
     store = ChdbStore(tmp_path / "ch")
     apply_migrations(store)
     try:
-        sink = TelemetrySink(SinkConfig(bootstrap=kafka_bootstrap, topics=(topic,), max_batch_age_s=QUICK_FLUSH_S, group_id=f"g-{run}"), store)
+        sink = TelemetrySink(_config(kafka_bootstrap, topic, group_id=f"g-{run}"), store)
         task = asyncio.create_task(sink.run())
         sink.stop()  # before it has read anything
         await asyncio.wait_for(task, timeout=60)

@@ -34,7 +34,9 @@ class _CookielessClient(httpx.AsyncClient):
     urllib's cookie jar all the same: 3% of a saturated worker's CPU (py-spy --gil).
     """
 
-    _no_cookies = _IgnoredCookies()
+    def __init__(self, **options: object):
+        super().__init__(**options)
+        self._no_cookies = _IgnoredCookies()
 
     @property
     def cookies(self) -> httpx.Cookies:

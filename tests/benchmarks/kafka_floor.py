@@ -30,6 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from providers.http import make_client, post_json
@@ -82,7 +83,7 @@ async def worker(bootstrap: str, run: str, provider_url: str | None) -> None:
             await client.aclose()
 
 
-async def _call(client, base_url: str, request: bytes) -> None:
+async def _call(client: httpx.AsyncClient, base_url: str, request: bytes) -> None:
     body = {"model": "bench", "messages": [{"role": "user", "content": json.loads(request)["request_id"]}]}
     answer, _ = await post_json(client, f"{base_url}/chat/completions", body, headers={}, provider="openai")
     assert answer["choices"], answer

@@ -79,7 +79,8 @@ FETCH_GATHER_BYTES = 64 * 1024
 FETCH_GATHER_MS = 250
 # A write costs embedded chdb 50-100 ms of CPU whether it holds 1 request or 50 (a part per table
 # and per materialized view; tests.benchmarks.sink_flush), so at 0.5 s the sink took about 20% of
-# a core as soon as any request came in. The real-time dashboard refreshes every 10 s. HUGAI_SINK_FLUSH_S sets it.
+# a core as soon as any request came in. The real-time dashboard refreshes every 10 s.
+# HUGAI_SINK_FLUSH_S sets it.
 FLUSH_EVERY_S = 2.0
 
 

@@ -79,13 +79,8 @@ async def test_while_the_breaker_counts_failures_every_outcome_goes_at_once(boar
     assert [(o.kind, o.ok) for o in sent] == [("call", True)], "this success resets the count: it cannot wait"
 
 
-async def test_a_model_s_gathered_successes_are_sent_when_there_are_enough():
-    sent = []
-
-    async def send(outcome) -> None:  # noqa: ANN001
-        sent.append(outcome)
-
-    breakers = ClusterBreakers(BreakerPolicy(), me="w1", send=send)
+async def test_a_model_s_gathered_successes_are_sent_when_there_are_enough(board):
+    breakers, sent, _ = board
     for _ in range(ClusterBreakers.MAX_GATHERED):
         await breakers.report("m", ok=True, probe=False, latency_ms=1.0, output_tokens=0, events=[])
     assert [len(o.latencies_ms) for o in sent] == [ClusterBreakers.MAX_GATHERED]

@@ -7,7 +7,8 @@ share one consumer. Responses that arrive after their caller gave up are dropped
 stream() asks for a streamed answer: the StreamDelta events on the reply topic are handed to
 its caller as they arrive (streams/client/stream_follow.py), then the LLMResponse. A caller that
 stops reading early has a StreamCancel published, which stops the provider call.
-Used by ModelManager, the CLI, the demo, the HTTP ingress and the tests.
+Requests are keyed by their question key, so identical ones meet on one worker
+(streams/events/request_keys.py). Used by ModelManager, the CLI, the demo, the HTTP ingress and the tests.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from streams.client.stream_follow import StreamFollower
 from streams.events import LLMRequest, LLMResponse, StreamCancel, StreamDelta
+from streams.events.request_keys import question_key
 from streams.events.topic_names import REQUESTS, STREAM_CANCELS
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broadcast import IDLE_FETCH_WAIT_MS
@@ -111,7 +113,7 @@ class ReplyClient:
         for request in requests:
             request = self.prepare(request)
             futures[request.request_id] = self._waiting[request.request_id] = loop.create_future()
-            sends.append(await self._producer.send(REQUESTS, request.to_bytes(), key=request.request_id.encode()))
+            sends.append(await self._producer.send(REQUESTS, request.to_bytes(), key=question_key(request)))
         await asyncio.gather(*sends)
         return futures
 
@@ -141,7 +143,7 @@ class ReplyClient:
         self._streams[request.request_id] = queue
         follower, answered = StreamFollower(), False
         try:
-            await self._producer.send_and_wait(REQUESTS, request.to_bytes(), key=request.request_id.encode())
+            await self._producer.send_and_wait(REQUESTS, request.to_bytes(), key=question_key(request))
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout)

@@ -2,6 +2,10 @@
 
   valid request        -> LLMResponse on its reply topic + its telemetry (route, attempts, request) as
                           one RequestServed on llm.telemetry + its budget settlements on llm.budget-settlements
+                          + its answer as a CacheEntry, when identical requests to come may share it
+  request on another   -> the same request, moved to the partition of its question key, when answers
+  partition than its      are shared (streams/events/request_keys.py): served there, with the
+  question key's          requests identical to it
   invalid request      -> DeadLetter on llm.requests.dlq, and an error LLMResponse when it has a request_id
   unexpected exception -> an error LLMResponse (internal_error); the worker keeps serving
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import faust
 from faust.types import EventT
@@ -20,7 +25,16 @@ from faust.types import EventT
 from streams.agents.serve import RequestServer
 from streams.agents.streaming import DeltaRelay, Send
 from streams.events import DeadLetter, ErrorInfo, InvalidRequest, LLMResponse, RequestServed, parse_request
-from streams.events.topic_names import DLQ, RESPONSES, SETTLEMENTS, TELEMETRY
+from streams.events.request_keys import question_key, question_partition
+from streams.events.topic_names import (
+    CACHE_ENTRIES,
+    DLQ,
+    IDEMPOTENCY_ENTRIES,
+    REQUESTS,
+    RESPONSES,
+    SETTLEMENTS,
+    TELEMETRY,
+)
 from streams.kafka.outbox import Output, TransactionalOutbox
 from streams.kafka.topics import Topics
 
@@ -35,11 +49,13 @@ MAX_RECORD_BYTES = 1_000_000
 
 
 def register_router(app: faust.App, topics: Topics, server: RequestServer, outbox: TransactionalOutbox, *,
-                    concurrency: int, ready: asyncio.Event | None = None, send_piece: Send | None = None
-                    ) -> faust.types.AgentT:
+                    concurrency: int, ready: asyncio.Event | None = None, send_piece: Send | None = None,
+                    partition_count: Callable[[], Awaitable[int]] | None = None) -> faust.types.AgentT:
     """`ready`: set once the cluster's state (breakers, operators' commands) has been read; nothing is served before.
     `send_piece`: publishes a streamed request's pieces (StreamDelta) outside the transaction, so the caller
-    sees them while the call runs; without it, a streamed request is answered whole."""
+    sees them while the call runs; without it, a streamed request is answered whole.
+    `partition_count`: how many partitions llm.requests has, to find a request's home partition; without
+    it, requests are served where they are."""
     async def reply_to(name: str | None) -> str:
         """The request's reply topic, created if need be; llm.responses when it cannot be, so no answer is lost."""
         try:
@@ -70,12 +86,17 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, outbo
                                        error=ErrorInfo(code="invalid_request", message=bad.reason))
                 outputs.append((await reply_to(bad.reply_to), bad.request_id.encode(), response.to_bytes()))
             return outputs
+        if partition_count is not None and server.shares_answers:
+            home = question_partition(request, await partition_count())
+            if home != message.partition:  # published under another key: it would not meet its identical requests
+                log.debug("moving %s from partition %d to %d", request.request_id, message.partition, home)
+                return [(REQUESTS, question_key(request), raw)]
         key = request.request_id.encode()
         try:
             relay = None
             if request.stream and send_piece is not None:
                 relay = DeltaRelay(send_piece, topic=await reply_to(request.reply_to), request_id=request.request_id)
-            served = await server.serve(request, relay)
+            served = await server.serve(request, relay, partition=message.partition)
         except Exception:
             log.exception("internal error serving request %s", request.request_id)
             response = LLMResponse(request_id=request.request_id, status="error",
@@ -87,9 +108,15 @@ def register_router(app: faust.App, topics: Topics, server: RequestServer, outbo
             answer = LLMResponse(request_id=request.request_id, status="error", error=ErrorInfo(
                 code="response_too_large", message=f"the answer was {len(answer)} bytes; a Kafka record holds "
                                                    f"{MAX_RECORD_BYTES}")).to_bytes()
-        return [(await reply_to(request.reply_to), key, answer),
-                *([(TELEMETRY, key, RequestServed.encode(served.telemetry))] if served.telemetry else []),
-                *((SETTLEMENTS, key, settlement.to_bytes()) for settlement in served.settlements)]
+        outputs = [(await reply_to(request.reply_to), key, answer),
+                   *([(TELEMETRY, key, RequestServed.encode(served.telemetry))] if served.telemetry else []),
+                   *((SETTLEMENTS, key, settlement.to_bytes()) for settlement in served.settlements)]
+        if served.shared is not None:
+            entry = served.shared.to_bytes()
+            if len(entry) <= MAX_RECORD_BYTES:  # else not kept for later: the requests waiting now had it
+                topic = IDEMPOTENCY_ENTRIES if served.shared_idempotently else CACHE_ENTRIES
+                outputs.append((topic, served.shared.key.encode(), entry))
+        return outputs
 
     async def handle(event: EventT) -> None:
         message = event.message

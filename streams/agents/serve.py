@@ -29,7 +29,7 @@ from streams.agents.answers import cached, ms_since, nothing_left, ttft_ms
 from streams.agents.approvals import ApprovalGate
 from streams.agents.breakers import LocalBreakers
 from streams.agents.budget_gate import BudgetGate
-from streams.agents.cache_gate import CacheGate, cache_key
+from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
 from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.agents.records import Records
@@ -40,6 +40,7 @@ from streams.events import (
     Attempt,
     AttemptCompleted,
     BudgetRequest,
+    CacheEntry,
     ErrorInfo,
     Latency,
     LLMRequest,
@@ -49,6 +50,7 @@ from streams.events import (
     TokenUsage,
     utcnow,
 )
+from streams.events.request_keys import cache_key
 from streams.routing import RoutingError, plan_route
 from streams.routing.cost_efficiency import applies, cheapest_fit
 from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank
@@ -77,6 +79,9 @@ class Served:
     response: LLMResponse
     telemetry: list[RequestCompleted | AttemptCompleted | RouteDecided] = field(default_factory=list)
     settlements: list[BudgetRequest] = field(default_factory=list)
+    # The answer, for identical requests to come (streams/agents/cache_gate.py): published with the response.
+    shared: CacheEntry | None = None
+    shared_idempotently: bool = False
 
 
 class RequestServer:
@@ -167,21 +172,30 @@ class RequestServer:
         return Plan(ranking=ranking, reason=reason, tokens=input_tokens + output_tokens,
                     estimated_cost={m: estimated[m] for m in ranking.order + ranking.degrade})
 
-    async def serve(self, request: LLMRequest, relay: DeltaRelay | None = None) -> Served:
+    @property
+    def shares_answers(self) -> bool:
+        """Whether identical requests may share an answer: then they must meet on one partition."""
+        strategies = self._config.cost_controls.cost_optimization_strategies
+        return self._cache is not None and bool({"cache_similar_requests", "implement_request_deduplication"}
+                                                & set(strategies))
+
+    async def serve(self, request: LLMRequest, relay: DeltaRelay | None = None, *, partition: int = 0) -> Served:
         """`relay`: for a streamed request, where its pieces go while the provider call runs. Every piece
-        is on the broker when this returns, so none can land after the answer."""
+        is on the broker when this returns, so none can land after the answer. `partition`: the one of
+        llm.requests it came on, whose answers it may share."""
         if relay is None:
-            return await self._serve(request, None, asyncio.Event())
+            return await self._serve(request, None, asyncio.Event(), partition)
         cancelled = self._cancels.watch(request.request_id)
         try:
-            served = await self._serve(request, relay, cancelled)
+            served = await self._serve(request, relay, cancelled, partition)
         finally:
             self._cancels.forget(request.request_id)
             await relay.flush()
         served.response = served.response.model_copy(update={"stream_id": relay.stream_id})
         return served
 
-    async def _serve(self, request: LLMRequest, relay: DeltaRelay | None, cancelled: asyncio.Event) -> Served:
+    async def _serve(self, request: LLMRequest, relay: DeltaRelay | None, cancelled: asyncio.Event,
+                     partition: int) -> Served:
         started = time.perf_counter()
         try:
             plan = self.plan(request)
@@ -195,9 +209,9 @@ class RequestServer:
         shared = self._sharing(request, plan)
         if shared is None:
             return await self._serve_planned(request, plan, started, relay, cancelled)
-        key, ttl_s = shared
+        key, ttl_s, idempotent = shared
         assert self._cache is not None
-        found = await self._cache.lookup(key, request.request_id)
+        found = await self._cache.lookup(key, request.request_id, partition)
         if found.verdict == "hit" and found.answer is not None:
             return self._from_cache(request, plan, started, found.answer)
         if found.verdict != "lead":
@@ -207,17 +221,15 @@ class RequestServer:
             served = await self._serve_planned(request, plan, started, relay, cancelled)
         finally:  # followers wait on this: answer them, whatever happened
             response = served.response if served else None
-            try:
-                if response is not None and response.status == "ok":
-                    await self._cache.store(key, request.request_id, cached(response), ttl_s)
-                else:
-                    await self._cache.abandon(key, request.request_id)
-            except Exception as exc:  # noqa: BLE001 - the answer stands; followers time out and serve themselves
-                log.error("could not tell the cache keeper about %s: %s", request.request_id, type(exc).__name__)
+            answer = cached(response) if response is not None and response.status == "ok" else None
+            entry = self._cache.finish(key, request.request_id, answer, ttl_s, partition)
+        if entry is not None:
+            served.shared, served.shared_idempotently = entry, idempotent
         return served
 
-    def _sharing(self, request: LLMRequest, plan: Plan) -> tuple[str, float] | None:
-        """(cache key, how long its answer serves later requests), or None when nothing is shared."""
+    def _sharing(self, request: LLMRequest, plan: Plan) -> tuple[str, float, bool] | None:
+        """(cache key, how long its answer serves later requests, is an idempotency key), or None when
+        nothing is shared."""
         strategies = self._config.cost_controls.cost_optimization_strategies
         caching, dedup = "cache_similar_requests" in strategies, "implement_request_deduplication" in strategies
         if self._cache is None or not (caching or dedup) or not plan.ranking.order:
@@ -226,10 +238,10 @@ class RequestServer:
         key, idempotent = cache_key(request, first.capability_class, self._records.who(request)["tenant"])
         settings = self._config.response_caching
         if idempotent:
-            return (key, settings.idempotency_ttl.total_seconds()) if dedup else None
+            return (key, settings.idempotency_ttl.total_seconds(), True) if dedup else None
         if caching:
-            return key, settings.ttl.total_seconds()
-        return key, 0.0  # deduplication only: the answer goes to the requests waiting now
+            return key, settings.ttl.total_seconds(), False
+        return key, 0.0, False  # deduplication only: the answer goes to the requests waiting now
 
     def _from_cache(self, request: LLMRequest, plan: Plan, started: float, answer: dict) -> Served:
         response = LLMResponse(

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from functools import partial
 
 import faust
@@ -20,7 +21,6 @@ from streams.agents.breakers import ClusterBreakers
 from streams.agents.budget_gate import BudgetGate
 from streams.agents.budget_keeper import register_budget_keeper
 from streams.agents.cache_gate import CacheGate
-from streams.agents.cache_keeper import register_cache_keeper
 from streams.agents.cluster_state import ClusterState
 from streams.agents.provider_directory import build_directory
 from streams.agents.resilience import breaker_policy
@@ -38,8 +38,6 @@ from streams.events import (
     BudgetDecision,
     BudgetRequest,
     BudgetState,
-    CacheAnswer,
-    CacheRequest,
     ControlCommand,
     ModelHealth,
     ModelOutcome,
@@ -51,10 +49,11 @@ from streams.events.topic_names import (
     BUDGET,
     BUDGET_DECISIONS,
     BUDGET_STATE,
-    CACHE,
-    CACHE_ANSWERS,
+    CACHE_ENTRIES,
     CONTROL,
     DLQ,
+    ENTRY_TOPICS,
+    IDEMPOTENCY_ENTRIES,
     MODEL_HEALTH,
     OUTCOMES,
     REQUESTS,
@@ -66,6 +65,7 @@ from streams.ingress.http_api import register_http_api
 from streams.kafka.broadcast import BroadcastReader
 from streams.kafka.outbox import TransactionalOutbox
 from streams.kafka.side_channel import SideChannel
+from streams.kafka.state_io import read_partition
 from streams.kafka.topics import Topics, create_topics
 from streams.routing.budgets import windows_for
 
@@ -97,14 +97,15 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
                            approvals=approvals, budgets=budgets, cache=cache, cancels=cancels)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
-    outbox = _outbox(app, bootstrap)
+    outbox = _outbox(app, bootstrap, cache)
+
+    async def requests_partitions() -> int:
+        return await side.partition_count(REQUESTS)
+
     register_router(app, topics, server, outbox, concurrency=settings.hugai_agent_concurrency, ready=state_read,
-                    send_piece=side.send_later)
+                    send_piece=side.send_later, partition_count=requests_partitions)
     register_breaker_keeper(app, topics, side, policy=breaker_policy(config))
     register_budget_keeper(app, topics, side, config)
-    caching = config.response_caching
-    register_cache_keeper(app, topics, side, window_s=max(caching.ttl, caching.idempotency_ttl).total_seconds(),
-                          leader_timeout_s=caching.follow_timeout.total_seconds())
 
     @app.task
     async def announce() -> None:
@@ -143,12 +144,13 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     return app
 
 
-def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
+def _outbox(app: faust.App, bootstrap: str, cache: CacheGate) -> TransactionalOutbox:
     def owns(partition: int) -> bool:
         return TP(REQUESTS, partition) in app.consumer.assignment()
 
     outbox = TransactionalOutbox(bootstrap, source_topic=REQUESTS, marker_topic=ANSWERED, group_id=APP_ID,
-                                 owns=owns, same_partition=frozenset({TELEMETRY, DLQ}))
+                                 owns=owns,
+                                 same_partition=frozenset({TELEMETRY, DLQ, CACHE_ENTRIES, IDEMPOTENCY_ENTRIES}))
     app.committable_requests = outbox.committable  # the group commits llm.requests up to it (streams/app/faust_app.py)
 
     @app.on_partitions_revoked.connect
@@ -156,15 +158,30 @@ def _outbox(app: faust.App, bootstrap: str) -> TransactionalOutbox:
         for tp in revoked:
             if tp.topic == REQUESTS:
                 outbox.revoked(tp.partition)
+                cache.revoked(tp.partition)
 
     @app.on_partitions_assigned.connect
     async def _take_over(sender: faust.App, assigned: set[TP], **_: object) -> None:
         # Fence the last owner now, so its unfinished transaction is aborted and stops holding back
-        # readers, rather than when the partition's next request comes. Not awaited: a rebalance
-        # must not wait on it.
+        # readers, rather than when the partition's next request comes; then read its shared answers
+        # back. Not awaited: a rebalance must not wait on it (lookups on the partition do).
         for tp in assigned:
             if tp.topic == REQUESTS:
-                app.add_future(outbox.prepare(tp.partition))
+                cache.assigned(tp.partition)
+                app.add_future(take_over(tp.partition))
+
+    async def take_over(partition: int) -> None:
+        started = time.monotonic()
+        try:
+            await outbox.prepare(partition)
+            # After the fencing, so the last owner's answers are all committed or aborted by the
+            # time this read reaches the end (read_committed: aborted ones are never seen).
+            records = await read_partition(bootstrap, ENTRY_TOPICS, partition)
+        except Exception as exc:  # noqa: BLE001 - served without them: answers are made again, not lost
+            log.error("could not read the shared answers of partition %d: %s", partition, type(exc).__name__)
+            records = []
+        kept = cache.load(partition, records)
+        log.info("partition %d: %d shared answers read back in %.2f s", partition, kept, time.monotonic() - started)
 
     async def read_again(partition: int, offset: int) -> None:
         tp = TP(REQUESTS, partition)
@@ -218,10 +235,7 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
         except Exception as exc:  # noqa: BLE001 - a timer that raises stops the whole app; tried again in 1 s
             log.warning("looking after the budget leases failed: %s", type(exc).__name__)
 
-    async def send_cache(request: CacheRequest) -> None:
-        await side.send(CACHE, request.key.encode(), request.to_bytes(), wait=request.kind != "lookup")
-
-    cache = CacheGate(me=me, send=send_cache, follow_timeout_s=config.response_caching.follow_timeout.total_seconds())
+    cache = CacheGate(follow_timeout_s=config.response_caching.follow_timeout.total_seconds())
 
     def apply(topic: str, key: bytes | None, value: bytes | None) -> None:
         if value is None:
@@ -238,18 +252,16 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
             budgets.apply_state(BudgetState.model_validate_json(value))
         elif topic == BUDGET_DECISIONS:
             budgets.apply_decision(BudgetDecision.model_validate_json(value))
-        elif topic == CACHE_ANSWERS:
-            cache.apply(CacheAnswer.model_validate_json(value))
         elif topic == STREAM_CANCELS:
             cancels.cancel(StreamCancel.model_validate_json(value).request_id)
 
     reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE], apply)
-    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS, CACHE_ANSWERS, STREAM_CANCELS], apply, from_end=True)
+    answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS, STREAM_CANCELS], apply, from_end=True)
     ready = asyncio.Event()
 
     @app.task
     async def connect_side_channel() -> None:
-        await side.start((CACHE, BUDGET, OUTCOMES, BUDGET_DECISIONS, CACHE_ANSWERS, BUDGET_STATE, MODEL_HEALTH))
+        await side.start((REQUESTS, BUDGET, OUTCOMES, BUDGET_DECISIONS, BUDGET_STATE, MODEL_HEALTH))
 
     @app.task
     async def follow_cluster_state() -> None:
@@ -338,6 +350,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     # Faust's worker uses the current event loop, so prepare topics on that same loop.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions))
+    loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions,
+                                          caching=load_config(settings.hugai_config).response_caching))
     worker = _Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
     worker.execute_from_commandline()

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.config.loading import load_config
 from streams.config.settings import Settings
 from streams.kafka.localkafka import LocalKafka
 from streams.kafka.localkafka.processes import die_with_parent, terminate
@@ -78,7 +79,8 @@ class DevStack:
                 data_dir=self.settings.kafka_data_dir, cache_dir=self.settings.hugai_cache_dir, port=self.kafka_port
             )
             self.bootstrap = self.kafka.start()
-        asyncio.run(create_topics(self.bootstrap, partitions=self.settings.hugai_partitions))
+        asyncio.run(create_topics(self.bootstrap, partitions=self.settings.hugai_partitions,
+                                  caching=load_config(self.settings.hugai_config).response_caching))
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,

@@ -1,6 +1,6 @@
 """The wire events: JSON, UTF-8, one pydantic model each. Any Kafka client can speak them.
 
-LLMRequest      on llm.requests, keyed by request_id
+LLMRequest      on llm.requests, keyed by its question key (streams/events/request_keys.py)
 LLMResponse     on llm.responses (or the request's reply_to topic), keyed by request_id
 RequestServed   on llm.telemetry, one per request, holding its three kinds of facts for ClickHouse:
   RequestCompleted  the metadata-only record of one response
@@ -21,8 +21,7 @@ from streams.events.keepers import (
     BudgetDecision,
     BudgetRequest,
     BudgetState,
-    CacheAnswer,
-    CacheRequest,
+    CacheEntry,
     ModelHealth,
     ModelOutcome,
 )
@@ -73,8 +72,7 @@ __all__ = [
     "CONTROL_ACTIONS",
     "ApprovalRequested",
     "ApprovalDecided",
-    "CacheRequest",
-    "CacheAnswer",
+    "CacheEntry",
     "BudgetRequest",
     "BudgetDecision",
     "BudgetThreshold",

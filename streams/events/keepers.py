@@ -9,7 +9,7 @@ from pydantic import Field, JsonValue
 
 from streams.events.base import Event, utcnow
 
-__all__ = ["ModelOutcome", "ModelHealth", "CacheRequest", "CacheAnswer", "BudgetRequest", "BudgetDecision", "BudgetState"]
+__all__ = ["ModelOutcome", "ModelHealth", "CacheEntry", "BudgetRequest", "BudgetDecision", "BudgetState"]
 
 
 class ModelOutcome(Event):
@@ -53,31 +53,15 @@ class ModelHealth(Event):
     figures: dict[str, float] = {}
 
 
-class CacheRequest(Event):
-    """On llm.cache, keyed by cache key (so one keeper per key): look up, store or abandon an answer.
+class CacheEntry(Event):
+    """On llm.cache-entries or llm.idempotency-entries, keyed by cache key, on the partition number of
+    the request that made it: an answer shared with identical requests until `expires_at` (epoch
+    seconds). Written in that request's transaction; read back by the next owner of the partition."""
 
-    lookup: is there an answer (hit), one being made (follow: wait for it), or nothing (lead: make it)?
-    store: the leader's answer, for its followers and, with a ttl, for later lookups.
-    abandon: the leader got no answer; its followers make their own.
-    """
-
-    kind: Literal["lookup", "store", "abandon"]
     key: str
-    request_id: str
-    worker: str
-    ttl_s: float = 0.0  # how long a stored answer serves later lookups; 0: only the requests waiting now
-    answer: dict[str, JsonValue] | None = None
-
-
-class CacheAnswer(Event):
-    """On llm.cache-answers: hit (with the answer), lead (make it), follow (an identical request is making
-    it: wait for a second answer), or serve (that leader gave up: make your own)."""
-
-    request_id: str
-    worker: str
-    verdict: Literal["hit", "lead", "follow", "serve"]
-    answer: dict[str, JsonValue] | None = None
-    first_request_id: str | None = None
+    request_id: str  # the request whose answer it is
+    expires_at: float
+    answer: dict[str, JsonValue]
 
 
 class BudgetRequest(Event):

@@ -6,10 +6,14 @@ TELEMETRY = "llm.telemetry"
 DLQ = "llm.requests.dlq"
 FEEDBACK = "llm.feedback"
 OUTCOMES = "llm.outcomes"  # keyed by model: what the breaker keeper is fed
-CACHE = "llm.cache"  # keyed by cache key: what the cache keeper is fed
 # Partition p holds the offsets of partition p of llm.requests that are answered (streams/kafka/outbox.py).
 ANSWERED = "llm.requests.answered"
-CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, CACHE)
+CORE_TOPICS = (REQUESTS, RESPONSES, TELEMETRY, DLQ, FEEDBACK, OUTCOMES)
+# Shared answers (CacheEntry), keyed by cache key, partition p written by the owner of partition p of
+# llm.requests and read back by its next owner. Apart, because each keeps records for its own ttl.
+CACHE_ENTRIES = "llm.cache-entries"
+IDEMPOTENCY_ENTRIES = "llm.idempotency-entries"
+ENTRY_TOPICS = (CACHE_ENTRIES, IDEMPOTENCY_ENTRIES)
 # One partition each: the budget keeper must see every reservation in one order.
 BUDGET = "llm.budget"  # reservations
 # Settlements, apart from reservations: they are written in the answers' transactions, and a
@@ -17,10 +21,9 @@ BUDGET = "llm.budget"  # reservations
 # hold every reservation behind other requests' commits.
 SETTLEMENTS = "llm.budget-settlements"
 BUDGET_DECISIONS = "llm.budget-decisions"
-CACHE_ANSWERS = "llm.cache-answers"
 # Callers that stopped reading a stream; every worker reads it from its end (the one serving the request acts).
 STREAM_CANCELS = "llm.stream-cancels"
-SINGLE_PARTITION_TOPICS = (BUDGET, SETTLEMENTS, BUDGET_DECISIONS, CACHE_ANSWERS, STREAM_CANCELS)
+SINGLE_PARTITION_TOPICS = (BUDGET, SETTLEMENTS, BUDGET_DECISIONS, STREAM_CANCELS)
 # Compacted, one partition, read whole by every worker (see streams/kafka/broadcast.py).
 MODEL_HEALTH = "llm.model-health"
 CONTROL = "llm.control"
@@ -28,4 +31,5 @@ APPROVALS = "llm.approvals"
 BUDGET_STATE = "llm.budget-state"
 STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE)
 # A response sent to one of these would be read back as input.
-NOT_REPLY_TARGETS = frozenset({REQUESTS, ANSWERED, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *SINGLE_PARTITION_TOPICS, *STATE_TOPICS})
+NOT_REPLY_TARGETS = frozenset({REQUESTS, ANSWERED, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *SINGLE_PARTITION_TOPICS,
+                               *STATE_TOPICS, *ENTRY_TOPICS})

@@ -37,6 +37,10 @@ class SideChannel:
         producer = self._producer or await self._start()
         return await producer.send(topic, value, key=key)
 
+    async def partition_count(self, topic: str) -> int:
+        producer = self._producer or await self._start()
+        return len(await producer.partitions_for(topic))
+
     async def start(self, topics: tuple[str, ...] = ()) -> None:
         """Connect now, and learn where `topics` live, rather than on the first message to each (that
         one would wait for the metadata)."""

@@ -1,12 +1,13 @@
-"""One-shot reads and writes of the state topics, for the operator commands (not the workers)."""
+"""One-shot reads and writes of whole topics or partitions: the state topics for the operator commands,
+the shared answers of a partition for the worker that takes it over."""
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.kafka.admin import partitions_of
 
-__all__ = ["publish", "read_all"]
+__all__ = ["publish", "read_all", "read_partition"]
 
 
 async def publish(bootstrap: str, topic: str, key: str, value: bytes) -> None:
@@ -20,7 +21,15 @@ async def publish(bootstrap: str, topic: str, key: str, value: bytes) -> None:
 
 async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Every record on `topic` now, oldest first."""
-    partitions = await partitions_of(bootstrap, [topic])
+    return await _read_whole(bootstrap, await partitions_of(bootstrap, [topic]))
+
+
+async def read_partition(bootstrap: str, topics: tuple[str, ...], partition: int) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record now on partition `partition` of each of `topics`, each partition's oldest first."""
+    return await _read_whole(bootstrap, [TopicPartition(topic, partition) for topic in topics])
+
+
+async def _read_whole(bootstrap: str, partitions: list[TopicPartition]) -> list[tuple[bytes | None, bytes | None]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:

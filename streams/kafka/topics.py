@@ -6,6 +6,7 @@ import asyncio
 
 import faust
 
+from streams.config.schema import ResponseCaching
 from streams.kafka.admin import ensure_topics
 
 __all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "STATE_TOPICS", "Topics",
@@ -17,12 +18,12 @@ from streams.events.topic_names import (
     BUDGET,
     BUDGET_DECISIONS,
     BUDGET_STATE,
-    CACHE,
-    CACHE_ANSWERS,
+    CACHE_ENTRIES,
     CONTROL,
     CORE_TOPICS,
     DLQ,
     FEEDBACK,
+    IDEMPOTENCY_ENTRIES,
     MODEL_HEALTH,
     OUTCOMES,
     REQUESTS,
@@ -42,9 +43,24 @@ COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
 
 
-async def create_topics(bootstrap: str, *, partitions: int) -> None:
-    """Every topic the router reads or writes, before any consumer starts."""
+def entry_retention(ttl_s: float) -> dict[str, str]:
+    """Compacted (the last entry per key) and deleted after the ttl, for the next owner reads the
+    partition whole when it takes it over. Segments roll often enough for the deletion to happen:
+    the broker deletes whole closed segments only. Read back, an expired entry is skipped anyway."""
+    ttl_ms = max(int(ttl_s * 1000), 1000)
+    return {"cleanup.policy": "compact,delete", "retention.ms": str(ttl_ms),
+            "segment.ms": str(max(ttl_ms // 2, 60_000)), "min.compaction.lag.ms": "0"}
+
+
+async def create_topics(bootstrap: str, *, partitions: int, caching: ResponseCaching | None = None) -> None:
+    """Every topic the router reads or writes, before any consumer starts. A topic that exists is
+    left as it is (its retention too)."""
+    caching = caching or ResponseCaching()
     await ensure_topics(bootstrap, [REQUESTS, ANSWERED], partitions=partitions, configs=APPEND_TIME)
+    # As many partitions as llm.requests: partition p holds the answers shared on partition p.
+    await ensure_topics(bootstrap, [CACHE_ENTRIES], partitions=partitions, configs=entry_retention(caching.ttl.total_seconds()))
+    await ensure_topics(bootstrap, [IDEMPOTENCY_ENTRIES], partitions=partitions,
+                        configs=entry_retention(caching.idempotency_ttl.total_seconds()))
     await ensure_topics(bootstrap, [t for t in CORE_TOPICS if t != REQUESTS], partitions=partitions)
     await ensure_topics(bootstrap, list(SINGLE_PARTITION_TOPICS), partitions=1)
     await ensure_topics(bootstrap, list(STATE_TOPICS), partitions=1, configs=COMPACTED)
@@ -67,8 +83,6 @@ class Topics:
                                       value_serializer="raw")
         self.budget_decisions = self._declare(BUDGET_DECISIONS)
         self.budget_state = self._declare(BUDGET_STATE)
-        self.cache = self._declare(CACHE)
-        self.cache_answers = self._declare(CACHE_ANSWERS)
         self._replies: set[str] = {RESPONSES}
         self._creating: dict[str, asyncio.Lock] = {}
 

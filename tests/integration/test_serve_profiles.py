@@ -66,18 +66,16 @@ async def test_the_cache_and_deduplication_strategies_switch_sharing_on_and_off(
     controls = CONFIG.cost_controls.model_copy(update={"cost_optimization_strategies": strategies})
     config = CONFIG.model_copy(update={"cost_controls": controls})
 
-    async def send(request) -> None:  # noqa: ANN001
-        pass
-
     async with httpx.AsyncClient() as client:
         server = RequestServer(config=config, directory=build_directory(config, ProviderCredentials(), client),
-                               environment="test", cache=CacheGate(me="w", send=send))
+                               environment="test", cache=CacheGate())
         request = LLMRequest(request_id="s", task_type="code_generation", prompt="x")
         shared = server._sharing(request, server.plan(request))
         idempotent = server._sharing(request.model_copy(update={"metadata": {"idempotency_key": "k"}}),
                                      server.plan(request))
     assert (shared[0][:4], shared[1]) == expected if expected else shared is None
     assert (idempotent is not None) == ("implement_request_deduplication" in strategies)
+    assert server.shares_answers == bool(strategies)  # then requests must be on their question's partition
 
 
 @pytest.mark.parametrize(("excluded", "limited", "rate_limited", "code"), [

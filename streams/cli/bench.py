@@ -14,6 +14,8 @@ Reported:
   cpu_ms_per_request CPU time (user + system) each process spent during the measured load, per answer:
                      each worker, the broker (when the bench started it), the sink, and this process
                      (the bench client and its provider stub)
+  provider_calls     calls the bench provider took during the measured load (not known with
+                     --provider-url): one per answer, unless something was served without one
   sink_lag_s         after the last answer, how long until the sink had committed every telemetry event
   ttft_added_ms      with --stream: p50/p95/p99 of (first delta at the client - sent) minus the bench
                      provider's own time to its first chunk (a quarter of its latency)
@@ -138,6 +140,7 @@ class BenchResult:
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ttft_added_ms: dict[str, float] | None = None  # with --stream
+    provider_calls: int | None = None  # None with --provider-url
 
     def as_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -145,8 +148,8 @@ class BenchResult:
 
 def bench_config(directory: Path, *, cache: bool = False) -> Path:
     """The shipped config with nothing that would throttle a benchmark: no client-side rate limits,
-    budgets far away, and unless `cache`, no response cache or deduplication. Every prompt differs,
-    so with them nothing hits; each request still asks the cache keeper first (a Kafka round trip)."""
+    budgets far away, and unless `cache`, no response cache or deduplication. Every prompt differs
+    (warm-up and measured load too), so with them nothing hits: each request pays the lookup only."""
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     for provider in raw.get("providers", {}).values():
         provider.pop("rate_limits", None)
@@ -206,7 +209,7 @@ async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sampl
         async def one(i: int) -> None:
             nonlocal errors
             request = LLMRequest(request_id=f"bench-{run}-{i}", task_type="code_generation",
-                                 prompt=f"bench request {i}", max_tokens=8)
+                                 prompt=f"bench {run} request {i}", max_tokens=8)
             sent_at[request.request_id] = time.perf_counter()
             if stream_ttft_ms is None:
                 (future,) = (await client.publish([request])).values()
@@ -294,10 +297,12 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                 pids = {**worker_pids, "sink": stack.children["sink"].pid,
                         **({"broker": stack.kafka.pid} if stack.kafka is not None else {})}
                 cpu_before = {role: cpu_seconds(p) for role, p in pids.items()} | {"bench": time.process_time()}
+                calls_before = stub.calls if stub is not None else None
                 sent, answered, errors, elapsed, added, ttft_added = asyncio.run(
                     _drive(stack.bootstrap, rate=rate, duration_s=duration_s, sample=sample,
                            stream_ttft_ms=stream_ttft_ms))
                 cpu_after = {role: cpu_seconds(p) for role, p in pids.items()} | {"bench": time.process_time()}
+                provider_calls = stub.calls - calls_before if stub is not None else None
                 cpu_ms = {role: round((cpu_after[role] - cpu_before[role]) * 1000 / max(answered, 1), 3)
                           for role in cpu_before}
                 sample()
@@ -323,7 +328,7 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                        throughput_rps=round(answered / elapsed, 1),
                        added_latency_ms=_percentiles(added), rss_mb=round(peak["rss"], 1),
                        sink_lag_s=round(sink_lag, 3), cpu_ms_per_request=cpu_ms, notes=notes,
-                       ttft_added_ms=_percentiles(ttft_added) if stream else None)
+                       ttft_added_ms=_percentiles(ttft_added) if stream else None, provider_calls=provider_calls)
 
 
 class _Nothing:

@@ -172,11 +172,13 @@ def bench(
                           "rss_mb": result.rss_mb, "sink_lag_s": result.sink_lag_s, "mode": result.mode,
                           "sent": result.sent, "answered": result.answered, "errors": result.errors,
                           "duration_s": result.duration_s, "notes": result.notes,
-                          "ttft_added_ms": result.ttft_added_ms, "cpu_ms_per_request": result.cpu_ms_per_request}))
+                          "ttft_added_ms": result.ttft_added_ms, "cpu_ms_per_request": result.cpu_ms_per_request,
+                          "provider_calls": result.provider_calls}))
         return
     latency = result.added_latency_ms
+    calls = "" if result.provider_calls is None else f", {result.provider_calls} provider calls"
     console.print(f"{result.mode}, {result.duration_s:g} s: {result.answered}/{result.sent} answered "
-                  f"({result.errors} errors), {result.throughput_rps:g} requests/s", highlight=False)
+                  f"({result.errors} errors{calls}), {result.throughput_rps:g} requests/s", highlight=False)
     console.print(f"added latency p50 {latency['p50']:g} ms, p95 {latency['p95']:g} ms, p99 {latency['p99']:g} ms; "
                   f"worker RSS {result.rss_mb:g} MB; sink caught up {result.sink_lag_s:g} s after the last answer",
                   highlight=False)

@@ -156,7 +156,7 @@ def bench(
     workers: Annotated[int, typer.Option(min=1, max=4,
                                          help="Workers in one consumer group (llm.requests has 4 partitions).")] = 1,
     cache: Annotated[bool, typer.Option(help="Keep the config's response cache and deduplication on (every prompt "
-                                              "still differs: each request pays the cache keeper's round trip).")] = False,
+                                              "still differs: each request pays the lookup, and none hits).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Drive a fresh stack through Kafka at a fixed rate or at saturation, and report what it adds."""

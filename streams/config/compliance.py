@@ -27,7 +27,8 @@ CONTROLS: dict[str, tuple[str, ...]] = {
         "still to come)",
         _NO_KEYS,
     ),
-    "HIPAA_privacy_safeguards": (_METADATA_ONLY, "no response is cached outside the cluster (there is no cache yet)"),
+    "HIPAA_privacy_safeguards": (_METADATA_ONLY, "responses are cached only in this cluster's workers and Kafka, "
+                                                 "and for no longer than data_retention [streams/agents/cache_gate.py]"),
     "PCI_DSS_payment_security": (_METADATA_ONLY, _NO_KEYS),
 }
 _MAX_RETENTION = timedelta(days=7)
@@ -48,7 +49,20 @@ def compliance_problems(config: HugaiConfig) -> Iterator[str]:
     if strict and security.data_protection.request_logging == "full":
         yield ("security_configuration.data_protection.request_logging: 'full' stores prompt and completion text, "
                f"which {' and '.join(strict)} forbid; use metadata_only")
+    retention = security.data_protection.data_retention
+    # A shared answer holds the response's text, kept in Kafka (llm.cache-entries, llm.idempotency-entries) for its ttl.
+    for name in ("ttl", "idempotency_ttl"):
+        kept = getattr(config.response_caching, name)
+        if kept > retention:
+            yield (f"response_caching.{name}: {_days(kept)} is longer than "
+                   f"security_configuration.data_protection.data_retention ({_days(retention)}); cached answers "
+                   "hold response text")
     if "GDPR_data_protection" in requirements and security.data_protection.data_retention > _MAX_RETENTION:
         days = security.data_protection.data_retention.total_seconds() / 86400
         yield (f"security_configuration.data_protection.data_retention: {days:g} days is longer than the 7 days "
                "GDPR_data_protection allows here")
+
+
+def _days(span: timedelta) -> str:
+    days = span.total_seconds() / 86400
+    return f"{days:g} days" if days >= 1 else f"{span.total_seconds():g} s"

@@ -73,6 +73,9 @@ _DELETE = object()
          "security_configuration.data_protection.data_retention: 30 days is longer than the 7 days"),
         (["security_configuration", "compliance_requirements"], ["GDPR_data_protection", "ISO_9001"],
          "security_configuration.compliance_requirements[1]: unknown requirement 'ISO_9001'"),
+        (["response_caching"], {"idempotency_ttl": "14_days"},
+         "response_caching.idempotency_ttl: 14 days is longer than security_configuration.data_protection."
+         "data_retention (7 days)"),
     ],
 )
 def test_invalid_config_names_the_key_and_the_reason(path, value, expected):

@@ -12,8 +12,14 @@ chat completion call over httpx, through the project's own client (providers.htt
 the bench's OpenAI-compatible stub (0 ms), all of a batch's calls at once. That is the floor for a
 Python router that calls a provider per request.
 
+With --provider-latency-ms (the stub answers after that long) a batch cannot wait for its slowest
+call, so the worker pipelines instead: each request's call starts as it is fetched, and every
+answer finished by the time the last transaction ended goes in the next one, with the group's
+offsets up to the first request not yet answered. The floor for slow calls with many in flight.
+
     .venv/bin/python -m tests.benchmarks.kafka_floor --saturate 20000 [--provider]
     .venv/bin/python -m tests.benchmarks.kafka_floor --rate 100 --duration 15 [--provider]
+    .venv/bin/python -m tests.benchmarks.kafka_floor --rate 300 --duration 15 --provider-latency-ms 2000
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from providers.http import make_client, post_json
 from streams.cli.bench import OpenAIStub, cpu_seconds
@@ -81,6 +87,68 @@ async def worker(bootstrap: str, run: str, provider_url: str | None) -> None:
         await consumer.stop()
         if client is not None:
             await client.aclose()
+
+
+async def pipelined_worker(bootstrap: str, run: str, provider_url: str) -> None:
+    requests, answers, markers = _topics(run)
+    # As many connections as the worker has (streams/app/worker.py): 2 s calls at 300/s are 600 at once.
+    client = make_client(max_connections=Settings().hugai_agent_concurrency)
+    group = f"floor-{run}"
+    consumer = AIOKafkaConsumer(requests, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                isolation_level="read_committed", auto_offset_reset="earliest")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"{group}-tx", acks="all", linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    finished: list[tuple[TopicPartition, int, bytes, bytes | None]] = []
+    wakeup = asyncio.Event()
+    frontier: dict[TopicPartition, int] = {}  # the first offset not answered yet
+    answered: dict[TopicPartition, set[int]] = {}  # answered offsets past it
+
+    async def serve(tp: TopicPartition, offset: int, key: bytes | None, value: bytes) -> None:
+        await _call(client, provider_url, value)
+        finished.append((tp, offset, value, key))
+        wakeup.set()
+
+    async def commit_forever() -> None:
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            batch = finished[:]
+            del finished[:]
+            async with producer.transaction():
+                for tp, offset, value, key in batch:
+                    await producer.send(answers, value, key=key, partition=tp.partition)
+                    await producer.send(markers, b"", key=str(offset).encode(), partition=tp.partition)
+                    answered[tp].add(offset)
+                moved = {}
+                for tp, done in answered.items():
+                    start = frontier[tp]
+                    while frontier[tp] in done:
+                        done.discard(frontier[tp])
+                        frontier[tp] += 1
+                    if frontier[tp] != start:
+                        moved[tp] = frontier[tp]
+                if moved:
+                    await producer.send_offsets_to_transaction(moved, group)
+            await asyncio.sleep(SETTLE_S)
+
+    committer = asyncio.create_task(commit_forever())
+    calls: set[asyncio.Task] = set()
+    print("ready", flush=True)
+    try:
+        while True:
+            for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=500)).items():
+                for record in records:
+                    frontier.setdefault(tp, record.offset)
+                    answered.setdefault(tp, set())
+                    call = asyncio.create_task(serve(tp, record.offset, record.key, record.value))
+                    calls.add(call)
+                    call.add_done_callback(calls.discard)
+    finally:
+        committer.cancel()
+        await producer.stop()
+        await consumer.stop()
+        await client.aclose()
 
 
 async def _call(client: httpx.AsyncClient, base_url: str, request: bytes) -> None:
@@ -133,8 +201,11 @@ async def drive(bootstrap: str, run: str, *, rate: float | None, count: int, wor
 async def measure(bootstrap: str, args: argparse.Namespace, broker_pid: int | None) -> None:
     run = uuid.uuid4().hex[:8]
     await ensure_topics(bootstrap, list(_topics(run)), partitions=PARTITIONS)
-    stub = OpenAIStub(0).__enter__() if args.provider else None  # in this process, as in `hugai-llm bench`
+    # In this process, as in `hugai-llm bench`.
+    stub = OpenAIStub(args.provider_latency_ms).__enter__() if args.provider else None
     provider = ["--provider-url", stub.base_url] if stub else []
+    if args.provider_latency_ms:
+        provider.append("--pipelined")
     child = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.kafka_floor", "--worker", run,
                               "--bootstrap", bootstrap, *provider], stdout=subprocess.PIPE, text=True)
     try:
@@ -145,7 +216,9 @@ async def measure(bootstrap: str, args: argparse.Namespace, broker_pid: int | No
         await drive(bootstrap, run, rate=args.rate, count=int(args.rate * 5) if args.rate else 2000,
                     worker_pid=child.pid, broker_pid=broker_pid)
         result = await drive(bootstrap, run, rate=args.rate, count=count, worker_pid=child.pid, broker_pid=broker_pid)
-        print(json.dumps({**result, "provider_call": args.provider}))
+        if args.provider_latency_ms:  # what the loop adds to the stub's own latency, as `hugai-llm bench` reports
+            result["added_latency_ms"] = {k: round(v - args.provider_latency_ms, 2) for k, v in result["latency_ms"].items()}
+        print(json.dumps({**result, "provider_call": args.provider, "provider_latency_ms": args.provider_latency_ms}))
     finally:
         child.terminate()
         child.wait(timeout=30)
@@ -162,12 +235,19 @@ def main() -> None:
                         help="let the broker's JVM use its optimising compiler too (LocalKafka runs C1 only)")
     parser.add_argument("--provider", action="store_true",
                         help="the worker also calls an OpenAI-compatible stub over httpx for each request")
+    parser.add_argument("--provider-latency-ms", type=float, default=0.0,
+                        help="the stub answers after this long (implies --provider; the worker pipelines its calls)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--pipelined", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--provider-url", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.provider = args.provider or args.provider_latency_ms > 0
     if args.worker:
-        asyncio.run(worker(args.bootstrap, args.worker, args.provider_url))
+        if args.pipelined:
+            asyncio.run(pipelined_worker(args.bootstrap, args.worker, args.provider_url))
+        else:
+            asyncio.run(worker(args.bootstrap, args.worker, args.provider_url))
         return
     if bool(args.saturate) == bool(args.rate):
         parser.error("give exactly one of --saturate N or --rate R")

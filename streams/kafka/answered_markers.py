@@ -12,6 +12,8 @@ import logging
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.kafka.state_io import read_once_consumer
+
 __all__ = ["AnsweredMarkers"]
 
 log = logging.getLogger(__name__)
@@ -84,9 +86,8 @@ class AnsweredMarkers:
     def _reader(self) -> AIOKafkaConsumer:
         # No group_id: it only reads. With the group's id it coordinated with the group being
         # rebalanced, and takeovers were seen to hang in it.
-        return AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed",
-                                auto_offset_reset="earliest")  # an offset before the log's start: read from it
+        return read_once_consumer(self._bootstrap,
+                                  auto_offset_reset="earliest")  # an offset before the log's start: read from it
 
 
 async def _first_record(consumer: AIOKafkaConsumer, source: TopicPartition,

@@ -13,7 +13,7 @@ from streams.client.reply_client import ReplyClient
 from streams.config import HugaiConfig
 from streams.events import LLMRequest, LLMResponse
 
-__all__ = ["demo_requests", "run_demo", "summary_table"]
+__all__ = ["demo_requests", "router_p50", "run_demo", "summary_table"]
 
 _PROMPTS = {
     "complex_reasoning": "Weigh the trade-offs of event sourcing for an LLM router.",
@@ -47,7 +47,9 @@ def summary_table(requests: list[LLMRequest], responses: dict[str, LLMResponse])
     simulated = any(r.simulated for r in responses.values())
     table = Table(title="hugai-llm demo" + (" — SIMULATED provider results" if simulated else ""),
                   caption="total: the worker's time from taking a request to its answer; router: total less the "
-                          "provider's time; shared: answered from the cache or an identical request in flight")
+                          "provider's time, over the requests that were not shared when there are any (a shared "
+                          "answer's time is mostly its wait for the identical request's call); shared: answered "
+                          "from the cache or an identical request in flight")
     numbers = ("p50 total ms", "p50 router ms", "shared", "cost USD")
     for column in ("task type", "model", "status", *numbers, "source"):
         table.add_column(column, justify="right" if column in numbers else "left")
@@ -59,12 +61,19 @@ def summary_table(requests: list[LLMRequest], responses: dict[str, LLMResponse])
             ", ".join(models),
             f"ok {ok}/{len(group)}",
             f"{statistics.median(r.latency_ms.total for r in group):.1f}",
-            f"{statistics.median(_router_ms(r) for r in group):.1f}",
+            f"{router_p50(group):.1f}",
             f"{sum(r.cache_hit for r in group)}/{len(group)}",
             f"{sum(r.cost_usd for r in group):.6f}",
             "simulated" if any(r.simulated for r in group) else "live",
         )
     return table
+
+
+def router_p50(group: list[LLMResponse]) -> float:
+    """The router's own time: a request answered by an identical one in flight spent its time waiting
+    for that one's provider call, which would be counted as the router's."""
+    own = [r for r in group if not r.cache_hit] or group
+    return statistics.median(_router_ms(r) for r in own)
 
 
 def _router_ms(response: LLMResponse) -> float:

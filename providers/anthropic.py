@@ -8,17 +8,31 @@ from collections.abc import AsyncIterator
 import httpx
 
 from providers.errors import BadRequest, ContentRefused, ProviderUnavailable
+from providers.finish import normalized
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator, cut_short
-from providers.types import BatchJob, ChatRequest, ChatResult, StreamChunk, Usage
+from providers.types import (
+    BatchJob,
+    ChatRequest,
+    ChatResult,
+    FinishReason,
+    ImagePart,
+    Message,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 
-__all__ = ["PROVIDER_TYPE", "ANTHROPIC_VERSION", "AnthropicProvider", "parse_message"]
+__all__ = ["PROVIDER_TYPE", "ANTHROPIC_VERSION", "AnthropicProvider", "parse_message", "FINISH_WORDS"]
 
 PROVIDER_TYPE = "anthropic"
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024
+FINISH_WORDS: dict[str, FinishReason] = {
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
+    "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter"}
 
 
 def _usage(usage: dict) -> Usage:
@@ -29,6 +43,8 @@ def _usage(usage: dict) -> Usage:
         input_tokens=int(usage.get("input_tokens") or 0) + cached + created,
         output_tokens=int(usage.get("output_tokens") or 0),
         cached_input_tokens=cached,
+        cache_write_tokens=created,
+        cache_write_1h_tokens=int((usage.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0),
     )
 
 
@@ -36,17 +52,67 @@ def parse_message(body: dict, elapsed_ms: float) -> ChatResult:
     try:
         if body.get("stop_reason") == "refusal":
             raise ContentRefused("anthropic refused the request", provider=PROVIDER_TYPE)
-        text = "".join(block.get("text", "") for block in body["content"] if block.get("type") == "text")
+        blocks = body["content"]
+        text = "".join(block.get("text", "") for block in blocks if block.get("type") == "text")
+        calls = tuple(ToolCall(id=b["id"], name=b["name"], arguments=json.dumps(b.get("input") or {}))
+                      for b in blocks if b.get("type") == "tool_use")
         return ChatResult(
             content=text,
             usage=_usage(body.get("usage") or {}),
             ttft_ms=elapsed_ms,
             total_ms=elapsed_ms,
             response_model=body.get("model", ""),
-            finish_reason=body.get("stop_reason"),
+            finish_reason=normalized(body.get("stop_reason"), FINISH_WORDS, tool_calls=bool(calls)),
+            provider_finish_reason=body.get("stop_reason"),
+            tool_calls=calls,
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise BadRequest(f"unreadable message from anthropic: {type(exc).__name__}: {exc}", provider=PROVIDER_TYPE) from None
+
+
+def _image(part: ImagePart) -> dict:
+    inline = part.inline()
+    if inline is None:
+        return {"type": "image", "source": {"type": "url", "url": part.url}}
+    media_type, data = inline
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def _blocks(message: Message) -> list[dict]:
+    """A message's content as Anthropic blocks: text, image, tool_use, or the tool_result it answers."""
+    if message.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.text}]
+    blocks = [_image(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
+              for p in message.parts if isinstance(p, ImagePart) or p.text]
+    blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": json.loads(c.arguments or "{}")}
+               for c in message.tool_calls]
+    return blocks
+
+
+def wire_messages(messages: tuple[Message, ...]) -> list[dict]:
+    """Anthropic's turns alternate user and assistant: tool results are user turns, and turns of one
+    role in a row go as one (every result of a parallel call in the turn after the calls)."""
+    turns: list[dict] = []
+    for message in messages:
+        if message.role in ("system", "developer"):
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"] += _blocks(message)
+        else:
+            turns.append({"role": role, "content": _blocks(message)})
+    return turns
+
+
+def _tool_choice(request: ChatRequest) -> dict | None:
+    choice = request.tool_choice
+    wire = None
+    if choice is not None:
+        wire = ({"type": "tool", "name": choice.name} if choice.mode == "function"
+                else {"type": {"auto": "auto", "required": "any", "none": "none"}[choice.mode]})
+    if request.parallel_tool_calls is False and (wire is None or wire["type"] != "none"):
+        wire = {**(wire or {"type": "auto"}), "disable_parallel_tool_use": True}
+    return wire
 
 
 class AnthropicProvider:
@@ -68,16 +134,27 @@ class AnthropicProvider:
         return f"{type(self).__name__}(url={self._url!r})"
 
     def request_body(self, request: ChatRequest, *, stream: bool = False) -> dict:
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        """The Messages API body. A seed or a response_format never reaches here: Anthropic takes
+        neither, and routing keeps such requests off its models (streams/routing/capabilities.py)."""
+        system = request.system_text
         body: dict = {
             "model": request.model,
             "max_tokens": request.max_tokens or self._default_max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+            "messages": wire_messages(request.messages),
         }
         if system:
             body["system"] = system
         if request.temperature is not None:
             body["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is 0..1
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if request.tools:
+            body["tools"] = [{"name": t.name, **({"description": t.description} if t.description else {}),
+                              "input_schema": dict(t.parameters)} for t in request.tools]
+        if (choice := _tool_choice(request)) is not None:
+            body["tool_choice"] = choice
         if stream:
             body["stream"] = True
         return body
@@ -88,7 +165,7 @@ class AnthropicProvider:
         return parse_message(body, elapsed_ms)
 
     async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
-        acc = StreamAccumulator(request)
+        acc = StreamAccumulator(request, FINISH_WORDS)
         start_usage: dict = {}
         stopped = False
         async with post_stream(self._client, self._url, self.request_body(request, stream=True),
@@ -103,8 +180,18 @@ class AnthropicProvider:
                     message = data.get("message") or {}
                     acc.response_model = message.get("model", "")
                     start_usage = message.get("usage") or {}  # input tokens arrive here
+                elif kind == "content_block_start":
+                    block = data.get("content_block") or {}
+                    if block.get("type") == "tool_use":
+                        if piece := acc.tool(data.get("index"), id=block.get("id"), name=block.get("name")):
+                            yield piece
                 elif kind == "content_block_delta":
-                    if piece := acc.text((data.get("delta") or {}).get("text") or ""):
+                    delta = data.get("delta") or {}
+                    if delta.get("type") == "input_json_delta":
+                        piece = acc.tool(data.get("index"), arguments=delta.get("partial_json") or "")
+                    else:  # text_delta; thinking and signature deltas carry no "text"
+                        piece = acc.text(delta.get("text") or "")
+                    if piece:
                         yield piece
                 elif kind == "message_delta":
                     # The final output count arrives here; input counts stay from message_start.

@@ -10,16 +10,19 @@ from typing import Literal
 import httpx
 
 from providers.errors import BadRequest
+from providers.finish import normalized
 from providers.http import post_json, post_stream
 from providers.keys import KeySource, key_source
 from providers.sse import ndjson_lines, sse_events
 from providers.streaming import StreamAccumulator, cut_short
-from providers.types import ChatRequest, ChatResult, EmbedResult, StreamChunk, Usage
+from providers.types import ChatRequest, ChatResult, EmbedResult, FinishReason, ImagePart, Message, StreamChunk, ToolCall, Usage
 
-__all__ = ["PROVIDER_TYPE", "CohereProvider", "parse_v2_chat", "parse_v1_chat"]
+__all__ = ["PROVIDER_TYPE", "CohereProvider", "parse_v2_chat", "parse_v1_chat", "FINISH_WORDS"]
 
 PROVIDER_TYPE = "cohere"
-_V1_ROLES = {"user": "USER", "assistant": "CHATBOT", "system": "SYSTEM"}
+_V1_ROLES = {"user": "USER", "assistant": "CHATBOT", "system": "SYSTEM", "developer": "SYSTEM"}
+FINISH_WORDS: dict[str, FinishReason] = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length",
+                                         "TOOL_CALL": "tool_calls"}
 
 
 def _billed(usage: dict | None) -> Usage | None:
@@ -27,18 +30,27 @@ def _billed(usage: dict | None) -> Usage | None:
     billed = (usage or {}).get("billed_units")
     if not billed:
         return None
-    return Usage(input_tokens=int(billed.get("input_tokens") or 0), output_tokens=int(billed.get("output_tokens") or 0))
+    return Usage(input_tokens=int(billed.get("input_tokens") or 0), output_tokens=int(billed.get("output_tokens") or 0),
+                 cached_input_tokens=int((usage or {}).get("cached_tokens") or 0))
+
+
+def _calls(message: dict) -> tuple[ToolCall, ...]:
+    return tuple(ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"].get("arguments") or "{}")
+                 for c in message.get("tool_calls") or [])
 
 
 def parse_v2_chat(body: dict, elapsed_ms: float) -> ChatResult:
     try:
         content = body["message"].get("content") or []
+        calls = _calls(body["message"])
         return ChatResult(
             content="".join(part.get("text", "") for part in content if part.get("type") == "text"),
             usage=_billed(body.get("usage")) or Usage(),
             ttft_ms=elapsed_ms,
             total_ms=elapsed_ms,
-            finish_reason=body.get("finish_reason"),
+            finish_reason=normalized(body.get("finish_reason"), FINISH_WORDS, tool_calls=bool(calls)),
+            provider_finish_reason=body.get("finish_reason"),
+            tool_calls=calls,
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise BadRequest(f"unreadable cohere v2 chat answer: {type(exc).__name__}: {exc}", provider=PROVIDER_TYPE) from None
@@ -51,10 +63,61 @@ def parse_v1_chat(body: dict, elapsed_ms: float) -> ChatResult:
             usage=_billed(body.get("meta")) or Usage(),
             ttft_ms=elapsed_ms,
             total_ms=elapsed_ms,
-            finish_reason=body.get("finish_reason"),
+            finish_reason=normalized(body.get("finish_reason"), FINISH_WORDS, tool_calls=False),
+            provider_finish_reason=body.get("finish_reason"),
         )
     except (KeyError, TypeError) as exc:
         raise BadRequest(f"unreadable cohere v1 chat answer: {type(exc).__name__}: {exc}", provider=PROVIDER_TYPE) from None
+
+
+def _v2_message(message: Message) -> dict:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    role = "system" if message.role == "developer" else message.role
+    content: str | list = message.content if isinstance(message.content, str) else [
+        {"type": "image_url", "image_url": {"url": p.url}} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
+        for p in message.content]
+    wire: dict = {"role": role, "content": content}
+    if message.tool_calls:
+        if not content:
+            del wire["content"]
+        wire["tool_calls"] = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                              for c in message.tool_calls]
+    return wire
+
+
+def _v2_agent_fields(request: ChatRequest) -> dict:
+    body: dict = {}
+    tools, choice = request.tools, request.tool_choice
+    if choice is not None and choice.mode == "function":
+        # Cohere cannot name the one function to call: offering it alone and requiring a call says the same.
+        tools = tuple(t for t in tools if t.name == choice.name)
+    if tools:
+        body["tools"] = [{"type": "function", "function": {
+            "name": t.name, **({"description": t.description} if t.description else {}),
+            "parameters": dict(t.parameters)}} for t in tools]
+    if choice is not None and choice.mode != "auto":
+        body["tool_choice"] = "NONE" if choice.mode == "none" else "REQUIRED"
+    if (fmt := request.response_format) is not None and fmt.type != "text":
+        body["response_format"] = {"type": "json_object"}
+        if fmt.type == "json_schema":
+            body["response_format"]["json_schema"] = dict(fmt.schema or {})
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.top_p is not None:
+        body["p"] = request.top_p
+    return body
+
+
+def _v1_refuses(request: ChatRequest) -> str | None:
+    """What the old v1 chat API is not given here: the router carries agent traffic over v2."""
+    if request.tools or any(m.tool_calls or m.role == "tool" or m.images for m in request.messages):
+        return "tools, tool results and images"
+    if request.response_format is not None and request.response_format.type != "text":
+        return "response_format"
+    return None
 
 
 class CohereProvider:
@@ -76,17 +139,27 @@ class CohereProvider:
 
     def request_body(self, request: ChatRequest, *, stream: bool = False) -> dict:
         if self._version == "v1":
+            if refused := _v1_refuses(request):
+                raise BadRequest(f"cohere's v1 chat API is not sent {refused}; use api_version=\"v2\"",
+                                 provider=PROVIDER_TYPE)
             *history, last = request.messages
-            body: dict = {"model": request.model, "message": last.content, "stream": stream}
-            preamble = "\n\n".join(m.content for m in history if m.role == "system")
+            body: dict = {"model": request.model, "message": last.text, "stream": stream}
+            preamble = "\n\n".join(m.text for m in history if m.role in ("system", "developer"))
             if preamble:
                 body["preamble"] = preamble
-            turns = [{"role": _V1_ROLES[m.role], "message": m.content} for m in history if m.role != "system"]
+            turns = [{"role": _V1_ROLES[m.role], "message": m.text} for m in history
+                     if m.role not in ("system", "developer")]
             if turns:
                 body["chat_history"] = turns
+            if request.stop:
+                body["stop_sequences"] = list(request.stop)
+            if request.seed is not None:
+                body["seed"] = request.seed
+            if request.top_p is not None:
+                body["p"] = request.top_p
         else:
-            body = {"model": request.model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-                    "stream": stream}
+            body = {"model": request.model, "messages": [_v2_message(m) for m in request.messages], "stream": stream,
+                    **_v2_agent_fields(request)}
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
@@ -101,12 +174,14 @@ class CohereProvider:
 
     async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
         url = f"{self._base}/{self._version}/chat"
-        acc = StreamAccumulator(request)
+        acc = StreamAccumulator(request, FINISH_WORDS)
         ended = False
         async with post_stream(self._client, url, self.request_body(request, stream=True), headers=self._headers,
                                provider=PROVIDER_TYPE) as response:
             events = ndjson_lines(response) if self._version == "v1" else (e.data async for e in sse_events(response))
             async for raw in events:
+                if raw == "[DONE]":  # v2 sends it after message-end
+                    continue
                 try:
                     data = json.loads(raw)
                 except ValueError:
@@ -126,6 +201,12 @@ class CohereProvider:
                     delta = data.get("delta") or {}
                     acc.finish_reason = delta.get("finish_reason")
                     acc.usage = _billed(delta.get("usage")) or acc.usage
+                if kind in ("tool-call-start", "tool-call-delta"):  # v2: one call at a time, by index
+                    call = ((data.get("delta") or {}).get("message") or {}).get("tool_calls") or {}
+                    function = call.get("function") or {}
+                    if piece := acc.tool(data.get("index", 0), id=call.get("id"), name=function.get("name"),
+                                         arguments=function.get("arguments") or ""):
+                        yield piece
                 if piece := acc.text(text):
                     yield piece
             if not ended:

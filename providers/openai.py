@@ -8,43 +8,120 @@ from collections.abc import AsyncIterator
 import httpx
 
 from providers.errors import BadRequest, ContentRefused, ProviderUnavailable
+from providers.finish import normalized
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator, cut_short
-from providers.types import BatchJob, ChatRequest, ChatResult, StreamChunk, Usage
+from providers.types import (
+    BatchJob,
+    ChatRequest,
+    ChatResult,
+    FinishReason,
+    ImagePart,
+    Message,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 
-__all__ = ["PROVIDER_TYPE", "OpenAIProvider", "parse_chat_completion", "usage_from"]
+__all__ = ["PROVIDER_TYPE", "OpenAIProvider", "parse_chat_completion", "usage_from", "wire_message", "agent_fields",
+           "FINISH_WORDS"]
 
 PROVIDER_TYPE = "openai"
+# function_call is the word of the deprecated functions API, which some compatible servers still send.
+FINISH_WORDS: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
+                                         "function_call": "tool_calls", "content_filter": "content_filter"}
 
 
 def usage_from(usage: dict | None) -> Usage | None:
     if not usage:
         return None
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     return Usage(
         input_tokens=int(usage.get("prompt_tokens") or 0),
         output_tokens=int(usage.get("completion_tokens") or 0),
         cached_input_tokens=int(cached),
+        reasoning_tokens=int(reasoning),
     )
+
+
+def _tool_calls(message: dict) -> tuple[ToolCall, ...]:
+    return tuple(ToolCall(id=call["id"], name=call["function"]["name"], arguments=call["function"].get("arguments") or "{}")
+                 for call in message.get("tool_calls") or [])
 
 
 def parse_chat_completion(body: dict, elapsed_ms: float, *, provider: str) -> ChatResult:
     try:
         choice = body["choices"][0]
-        if choice.get("finish_reason") == "content_filter":
-            raise ContentRefused(f"{provider} refused the request (content_filter)", provider=provider)
+        message = choice["message"]
+        word = choice.get("finish_reason")
+        if word == "content_filter" or (message.get("refusal") and not message.get("content")):
+            raise ContentRefused(f"{provider} refused the request ({message.get('refusal') or word})", provider=provider)
+        calls = _tool_calls(message)
         return ChatResult(
-            content=choice["message"].get("content") or "",
+            content=message.get("content") or "",
             usage=usage_from(body.get("usage")) or Usage(),
             ttft_ms=elapsed_ms,
             total_ms=elapsed_ms,
             response_model=body.get("model", ""),
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=normalized(word, FINISH_WORDS, tool_calls=bool(calls)),
+            provider_finish_reason=word,
+            tool_calls=calls,
         )
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise BadRequest(f"unreadable chat completion from {provider}: {type(exc).__name__}: {exc}", provider=provider) from None
+
+
+def _part(part: object) -> dict:
+    if isinstance(part, ImagePart):
+        image = {"url": part.url} | ({"detail": part.detail} if part.detail else {})
+        return {"type": "image_url", "image_url": image}
+    return {"type": "text", "text": part.text}  # type: ignore[attr-defined]
+
+
+def wire_message(message: Message, *, developer_role: bool = True) -> dict:
+    """One of our messages in OpenAI's shape. Without `developer_role` (local servers), developer
+    turns go as system turns."""
+    role = "system" if message.role == "developer" and not developer_role else message.role
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    content: str | list | None = (message.content if isinstance(message.content, str)
+                                  else [_part(p) for p in message.content])
+    wire: dict = {"role": role, "content": content}
+    if message.tool_calls:
+        wire["content"] = content or None
+        wire["tool_calls"] = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                              for c in message.tool_calls]
+    return wire
+
+
+def agent_fields(request: ChatRequest) -> dict:
+    """Tools, tool choice, structured output and the sampling fields, in OpenAI's spelling."""
+    body: dict = {}
+    if request.tools:
+        body["tools"] = [{"type": "function", "function": {
+            "name": t.name, **({"description": t.description} if t.description else {}), "parameters": dict(t.parameters),
+            **({"strict": t.strict} if t.strict is not None else {})}} for t in request.tools]
+    if (choice := request.tool_choice) is not None:
+        body["tool_choice"] = ({"type": "function", "function": {"name": choice.name}} if choice.mode == "function"
+                               else choice.mode)
+    if request.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    if (fmt := request.response_format) is not None:
+        body["response_format"] = {"type": fmt.type}
+        if fmt.type == "json_schema":
+            body["response_format"]["json_schema"] = {
+                "name": fmt.name or "response", "schema": dict(fmt.schema or {}),
+                **({"strict": fmt.strict} if fmt.strict is not None else {})}
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    return body
 
 
 class OpenAIProvider:
@@ -69,14 +146,17 @@ class OpenAIProvider:
         return f"{type(self).__name__}(url={self._url!r})"
 
     def request_body(self, request: ChatRequest, *, stream: bool = False) -> dict:
+        native = self.provider_type == PROVIDER_TYPE
         body: dict = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [wire_message(m, developer_role=native) for m in request.messages],
         }
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+            # OpenAI's reasoning models refuse max_tokens; local servers know only max_tokens.
+            body["max_completion_tokens" if native else "max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        body |= agent_fields(request)
         if stream:
             # Without this OpenAI streams carry no usage at all.
             body["stream"] = True
@@ -89,7 +169,7 @@ class OpenAIProvider:
         return parse_chat_completion(body, elapsed_ms, provider=self.provider_type)
 
     async def infer_stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
-        acc = StreamAccumulator(request)
+        acc = StreamAccumulator(request, FINISH_WORDS)
         async with post_stream(self._client, self._url, self.request_body(request, stream=True),
                                headers=self._headers, provider=self.provider_type) as response:
             done = False
@@ -108,8 +188,14 @@ class OpenAIProvider:
                 acc.usage = usage_from(chunk.get("usage")) or acc.usage
                 for choice in chunk.get("choices") or []:
                     acc.finish_reason = choice.get("finish_reason") or acc.finish_reason
-                    if piece := acc.text((choice.get("delta") or {}).get("content") or ""):
+                    delta = choice.get("delta") or {}
+                    if piece := acc.text(delta.get("content") or ""):
                         yield piece
+                    for call in delta.get("tool_calls") or []:
+                        function = call.get("function") or {}
+                        if piece := acc.tool(call.get("index", 0), id=call.get("id"), name=function.get("name"),
+                                             arguments=function.get("arguments") or ""):
+                            yield piece
             if not done:
                 raise cut_short(self.provider_type, "[DONE]")
         yield acc.finish()

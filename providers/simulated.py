@@ -6,17 +6,24 @@ Like TensorZero's dummy provider, words in the model name pick a behaviour:
   "flaky"  fails every other request id (by hash) with ProviderUnavailable
   "error"  always fails with ProviderUnavailable
 Every result has simulated=True.
+
+Agent traffic: given tools (and a tool_choice other than none), it calls one: the named one, else the
+first, with arguments that fit its schema; after a tool result it answers in text. With a JSON
+response_format it answers JSON (fitting the schema, if one is given). An answer cut by max_tokens
+ends with finish_reason "length".
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from providers.errors import ProviderUnavailable
-from providers.types import ChatRequest, ChatResult, StreamChunk, Usage
+from providers.schema_example import example_of
+from providers.types import ChatRequest, ChatResult, StreamChunk, ToolCall, ToolCallDelta, Usage
 
 __all__ = ["PROVIDER_TYPE", "SimulatedProvider"]
 
@@ -48,7 +55,12 @@ class SimulatedProvider:
         result, latency_ms = self._answer(request)
         await asyncio.sleep(result.ttft_ms / 1000)
         self._fail_if_down(request)
-        words = result.content.split(" ")
+        for index, call in enumerate(result.tool_calls):  # a call's id and name first, its arguments in two
+            half = len(call.arguments) // 2
+            yield StreamChunk(tool_call=ToolCallDelta(index=index, id=call.id, name=call.name))
+            for piece in (call.arguments[:half], call.arguments[half:]):
+                yield StreamChunk(tool_call=ToolCallDelta(index=index, arguments=piece))
+        words = result.content.split(" ") if result.content else []
         gap_s = (latency_ms - result.ttft_ms) / 1000 / max(1, len(words) - 1)
         for i, word in enumerate(words):
             if i:
@@ -61,19 +73,47 @@ class SimulatedProvider:
         latency_ms = self._base + self._jitter * _unit(seed + ":latency")
         if "slow" in request.model.lower():
             latency_ms *= 10
-        prompt_words = sum(len(m.content.split()) for m in request.messages)
-        output_tokens = min(request.max_tokens or 256, 20 + int(200 * _unit(seed + ":length")))
-        content = f"[simulated {request.model}] answer to a {prompt_words}-word prompt."
+        prompt_words = sum(len(m.text.split()) for m in request.messages)
+        wanted = 20 + int(200 * _unit(seed + ":length"))
+        output_tokens = min(request.max_tokens or 256, wanted)
+        calls = self._tool_calls(request, seed)
+        content = "" if calls else self._content(request, prompt_words)
+        finish = "tool_calls" if calls else "length" if output_tokens < wanted and not request.response_format else "stop"
         return ChatResult(
             content=content,
             # Roughly 4 characters a token, the usual rule of thumb for English text.
-            usage=Usage(input_tokens=max(1, sum(len(m.content) for m in request.messages) // 4), output_tokens=output_tokens),
+            usage=Usage(input_tokens=max(1, sum(len(m.text) for m in request.messages) // 4), output_tokens=output_tokens),
             ttft_ms=latency_ms * 0.3,
             total_ms=latency_ms,
             response_model=request.model,
-            finish_reason="stop",
+            finish_reason=finish,
+            provider_finish_reason=finish,
+            tool_calls=calls,
             simulated=True,
         ), latency_ms
+
+    @staticmethod
+    def _tool_calls(request: ChatRequest, seed: str) -> tuple[ToolCall, ...]:
+        choice = request.tool_choice
+        answered = bool(request.messages) and request.messages[-1].role == "tool"
+        if not request.tools or (choice is not None and choice.mode == "none"):
+            return ()
+        if answered and (choice is None or choice.mode == "auto"):
+            return ()
+        tool = next((t for t in request.tools if choice is not None and t.name == choice.name), request.tools[0])
+        call_id = "call_" + hashlib.blake2b(f"{seed}:{len(request.messages)}".encode(), digest_size=12).hexdigest()
+        return (ToolCall(id=call_id, name=tool.name, arguments=json.dumps(example_of(tool.parameters))),)
+
+    @staticmethod
+    def _content(request: ChatRequest, prompt_words: int) -> str:
+        fmt = request.response_format
+        if fmt is not None and fmt.type == "json_schema":
+            return json.dumps(example_of(fmt.schema))
+        if fmt is not None and fmt.type == "json_object":
+            return json.dumps({"model": request.model, "prompt_words": prompt_words})
+        if request.messages and request.messages[-1].role == "tool":
+            return f"[simulated {request.model}] answer using the tool's result ({len(request.messages[-1].text)} characters)."
+        return f"[simulated {request.model}] answer to a {prompt_words}-word prompt."
 
     def _fail_if_down(self, request: ChatRequest) -> None:
         name = request.model.lower()

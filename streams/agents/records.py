@@ -44,13 +44,13 @@ class Records:
             model=attempt.model, provider=attempt.provider,
             status=attempt.status, error_code=attempt.error_code or "", latency_ms=attempt.latency_ms, ttft_ms=ttft_ms,
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=cost, simulated=simulated,
-            **self.who(request),
+            provider_finish_reason=attempt.provider_finish_reason or "", **self.who(request),
         )
 
     def completed(self, request: LLMRequest, response: LLMResponse) -> RequestCompleted:
         text = {}
         if self.log_text:  # only when security_configuration says request_logging: full
-            text = {"prompt_text": "\n".join(m.content for m in request.chat_messages()),
+            text = {"prompt_text": "\n".join(m.text for m in request.chat_messages()),
                     "completion_text": response.content or ""}
         return RequestCompleted(
             request_id=request.request_id,
@@ -74,6 +74,11 @@ class Records:
             simulated=response.simulated,
             streamed=request.stream,
             usage_estimated=response.usage_estimated,
+            tools_offered=len(request.tools),
+            tool_calls=len(response.tool_calls),
+            images=request.images,
+            response_format=request.response_format.type if request.response_format else "",
+            finish_reason=response.finish_reason or "",
             **self.who(request),
             **text,
         )

@@ -17,9 +17,9 @@ from providers import (
     ChatRequest,
     ChatResult,
     FatalError,
-    Message,
     PriceOverride,
     ProviderError,
+    StreamChunk,
     UnknownPrice,
     Usage,
     cost_usd,
@@ -31,6 +31,7 @@ from streams.agents.breakers import LocalBreakers
 from streams.agents.budget_gate import BudgetGate
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
+from streams.agents.provider_call import answer_tool_calls, chat_request
 from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.agents.records import Records
 from streams.agents.resilience import BreakerRefused, ResilientCaller, breaker_policy, rate_limiters, resilient_caller
@@ -247,6 +248,8 @@ class RequestServer:
         response = LLMResponse(
             request_id=request.request_id, status="ok", model=answer["model"], provider=answer["provider"],
             content=answer["content"], usage=TokenUsage(**answer["usage"]), cost_usd=0.0,
+            # Entries written before tool calls were carried have neither field.
+            tool_calls=answer.get("tool_calls") or [], finish_reason=answer.get("finish_reason"),
             latency_ms=Latency(total=ms_since(started)), simulated=bool(answer["simulated"]), cache_hit=True,
             responded_at=self._clock(),
         )
@@ -273,7 +276,6 @@ class RequestServer:
         last_error: ProviderError | None = None
         response: LLMResponse | None = None
         partial: tuple[Route, ChatResult, float] | None = None  # a stream that broke off: what it produced, and cost
-        messages = tuple(Message(m.role, m.content) for m in request.chat_messages())
         degraded = False
         budget_refusal: str | None = None
         rate_limited: set[str] = set()
@@ -287,19 +289,14 @@ class RequestServer:
                 excluded[model] = f"rate limit of {route.spec.provider} exhausted"
                 rate_limited.add(model)
                 continue
-            call = ChatRequest(
-                model=route.spec.api_model,
-                messages=messages,
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                request_id=request.request_id,
-            )
+            call = chat_request(request, route.spec.api_model)
 
             def record(result: ChatResult | None, error: ProviderError | None, latency_ms: float,
                        model: str = model, route: Route = route) -> None:
                 status = "ok" if result is not None else "error"
                 attempts.append(Attempt(model=model, provider=route.spec.provider, status=status,
-                                        latency_ms=round(latency_ms, 3), error_code=error.code if error else None))
+                                        latency_ms=round(latency_ms, 3), error_code=error.code if error else None,
+                                        provider_finish_reason=result.provider_finish_reason if result else None))
                 billed = result or getattr(error, "partial", None)  # a broken-off stream's tokens are billed
                 cost = self._cost(route.spec, billed.usage) if billed is not None else 0.0
                 telemetry.append(self._records.attempt(
@@ -313,8 +310,8 @@ class RequestServer:
                     if relay is None:
                         return await route.provider.infer(call)
 
-                    async def piece(text: str) -> None:
-                        await relay.relay(text, model=route.model, provider=route.spec.provider)
+                    async def piece(chunk: StreamChunk) -> None:
+                        await relay.relay(chunk, model=route.model, provider=route.spec.provider)
 
                     return await stream_call(route.provider.infer_stream(call), call, cancelled, piece)
                 finally:
@@ -355,6 +352,8 @@ class RequestServer:
                 model=model,
                 provider=route.spec.provider,
                 content=result.content,
+                tool_calls=answer_tool_calls(result),
+                finish_reason=result.finish_reason,
                 usage=TokenUsage(input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens),
                 cost_usd=cost,
                 latency_ms=Latency(ttft=ttft_ms(result, relay, started), total=ms_since(started)),

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from providers import ChatRequest, ChatResult, FatalError, ProviderError, StreamChunk
 from providers.streaming import StreamAccumulator
-from streams.events import StreamDelta
+from streams.events import StreamDelta, ToolCallFragment
 
 __all__ = ["StreamInterrupted", "StreamCancelled", "DeltaRelay", "StreamCancels", "stream_call", "Send"]
 
@@ -68,11 +68,15 @@ class DeltaRelay:
         self._deliveries: list[asyncio.Future[object]] = []
         self._lost = 0
 
-    async def relay(self, text: str, *, model: str, provider: str) -> None:
+    async def relay(self, chunk: StreamChunk, *, model: str, provider: str) -> None:
+        """Publish a piece of text, or of a tool call."""
         if self.first_at is None:
             self.first_at = self._monotonic()
-        delta = StreamDelta(request_id=self._request_id, stream_id=self.stream_id, index=self.pieces, text=text,
-                            model=model, provider=provider)
+        call = chunk.tool_call
+        fragment = (ToolCallFragment(index=call.index, id=call.id, name=call.name, arguments=call.arguments)
+                    if call is not None else None)
+        delta = StreamDelta(request_id=self._request_id, stream_id=self.stream_id, index=self.pieces, text=chunk.text,
+                            tool_call=fragment, model=model, provider=provider)
         self.pieces += 1
         try:
             self._deliveries.append(await self._send(self._topic, self._request_id.encode(), delta.to_bytes()))
@@ -121,16 +125,22 @@ class StreamCancels:
 
 
 async def stream_call(chunks: AsyncIterator[StreamChunk], call: ChatRequest, cancelled: asyncio.Event,
-                      relay: Callable[[str], Awaitable[None]]) -> ChatResult:
-    """Consume a provider's stream, relaying each piece; its result, or StreamInterrupted / StreamCancelled."""
+                      relay: Callable[[StreamChunk], Awaitable[None]]) -> ChatResult:
+    """Consume a provider's stream, relaying each piece (text or tool-call fragment); its result, or
+    StreamInterrupted / StreamCancelled."""
     seen = StreamAccumulator(call)
 
     async def consume() -> ChatResult:
         async for chunk in chunks:
             if chunk.result is not None:
                 return chunk.result
-            if seen.text(chunk.text) is not None:
-                await relay(chunk.text)
+            if (call_piece := chunk.tool_call) is not None:
+                recorded = seen.tool(call_piece.index, id=call_piece.id, name=call_piece.name,
+                                     arguments=call_piece.arguments)
+            else:
+                recorded = seen.text(chunk.text)
+            if recorded is not None:
+                await relay(chunk)
         raise ProviderError("the stream ended without a result")  # pragma: no cover - every adapter ends with one
 
     consuming = asyncio.ensure_future(consume())

@@ -9,7 +9,7 @@ from faust.transport.drivers import aiokafka as faust_kafka
 from faust.types import TP
 
 from streams.config.settings import Settings
-from streams.events.topic_names import REQUESTS
+from streams.events.topic_names import MAX_HTTP_BODY_BYTES, REQUESTS
 
 __all__ = ["APP_ID", "create_app"]
 
@@ -159,6 +159,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_max_poll_records=50,
         # Faust's default is 1200 s: a send stuck on metadata would hold a request for 20 minutes.
         producer_request_timeout=30.0,
+        # Image-bearing chat requests: 8 MiB bodies (aiohttp's default is 1 MiB).
+        web_application_options={"client_max_size": MAX_HTTP_BODY_BYTES},
         web_bind=settings.hugai_http_host,
         web_port=settings.hugai_http_port,
         web_host=settings.hugai_http_host,

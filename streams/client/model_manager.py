@@ -14,7 +14,12 @@ LLMError
 ├── GenerationFailed       status "error"; .code says why (provider_unavailable, unknown_task_type, ...)
 └── ResponseTimeout        no answer within performance_requirements.max_latency, or the default
 
-stream() / astream() yield the answer's text as the provider produces it, then the LLMResponse.
+stream() / astream() yield the answer's text (and fragments of its tool calls, ToolCallFragment) as the
+provider produces it, then the LLMResponse.
+
+Agents pass `tools` (name, description, JSON-schema parameters), `tool_choice` and `response_format` as
+the event contract spells them (README, "The event contract"); the response's `tool_calls` are the
+calls to run, and their results go back as `{"role": "tool", "tool_call_id": ..., "content": ...}` turns.
 
 Use one instance either synchronously (generate, stream, batch_generate) or from async code
 (agenerate, astream, abatch_generate), not both: its Kafka clients belong to one event loop.
@@ -36,7 +41,7 @@ from streams.client.reply_client import ReplyClient
 from streams.client.reply_client import ResponseTimeout as _ReplyTimeout
 from streams.client.stream_follow import StreamDiverged
 from streams.config.settings import Settings
-from streams.events import ErrorInfo, LLMRequest, LLMResponse, PerformanceRequirements
+from streams.events import ErrorInfo, LLMRequest, LLMResponse, PerformanceRequirements, ToolCallFragment
 from streams.routing import DEFAULT_TASK_TYPE
 
 __all__ = ["ModelManager", "LLMError", "RequestRejected", "BudgetExceeded", "GenerationFailed", "ResponseTimeout"]
@@ -67,7 +72,7 @@ class ResponseTimeout(LLMError, TimeoutError):
     pass
 
 
-def _request(*, request_id: str | None = None, messages: Sequence[dict[str, str]] | None = None,
+def _request(*, request_id: str | None = None, messages: Sequence[dict[str, Any]] | None = None,
              fallback_models: Sequence[str] | None = None, performance_requirements: dict[str, float] | None = None,
              metadata: dict[str, Any] | None = None, **fields: Any) -> LLMRequest:
     return LLMRequest(
@@ -105,7 +110,11 @@ class ModelManager:
         prompt: str | None = None,
         *,
         task_type: str | None = None,
-        messages: Sequence[dict[str, str]] | None = None,
+        messages: Sequence[dict[str, Any]] | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, str] | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: dict[str, Any] | None = None,
         quality_threshold: float | None = None,
         max_cost_per_request: float | None = None,
         preferred_model: str | None = None,
@@ -114,23 +123,31 @@ class ModelManager:
         performance_requirements: dict[str, float] | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        top_p: float | None = None,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
         metadata: dict[str, Any] | None = None,
         timeout: float | None = None,
         request_id: str | None = None,
     ) -> LLMResponse:
-        """One request; returns the response, or raises an LLMError naming what went wrong."""
+        """One request; returns the response (its `tool_calls` when the model called tools), or raises an
+        LLMError naming what went wrong. A request the contract refuses raises pydantic's ValidationError
+        naming the field, before anything is sent."""
         request = _request(
             request_id=request_id, task_type=task_type or self.default_task_type, prompt=prompt, messages=messages,
-            quality_threshold=quality_threshold, max_cost_per_request=max_cost_per_request,
-            preferred_model=preferred_model, fallback_models=fallback_models, agent_context=agent_context,
+            tools=list(tools or []), tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format, quality_threshold=quality_threshold,
+            max_cost_per_request=max_cost_per_request, preferred_model=preferred_model,
+            fallback_models=fallback_models, agent_context=agent_context,
             performance_requirements=performance_requirements, max_tokens=max_tokens, temperature=temperature,
-            metadata=metadata)
+            top_p=top_p, stop=list(stop or []), seed=seed, metadata=metadata)
         return _raise_for(await self._send(request, timeout))
 
     async def astream(self, prompt: str | None = None, *, timeout: float | None = None,
-                      **kwargs: Any) -> AsyncIterator[str | LLMResponse]:
-        """A streamed request, with agenerate()'s arguments: yields text deltas as the provider produces
-        them, then the final LLMResponse (model, usage, cost). A stream that ends in an error raises an
+                      **kwargs: Any) -> AsyncIterator[str | ToolCallFragment | LLMResponse]:
+        """A streamed request, with agenerate()'s arguments: yields text deltas (str) and tool-call
+        fragments (ToolCallFragment) as the provider produces them, then the final LLMResponse (model,
+        usage, cost, the whole tool calls). A stream that ends in an error raises an
         LLMError after its last delta. `timeout` bounds the wait for each next delta. Leaving early
         (break, then aclose, or a cancelled task) stops the provider call; what it produced is billed.
 
@@ -225,7 +242,7 @@ class ModelManager:
     def generate(self, prompt: str | None = None, **kwargs: Any) -> LLMResponse:
         return self._run(self.agenerate(prompt, **kwargs))
 
-    def stream(self, prompt: str | None = None, **kwargs: Any) -> Iterator[str | LLMResponse]:
+    def stream(self, prompt: str | None = None, **kwargs: Any) -> Iterator[str | ToolCallFragment | LLMResponse]:
         """astream(), synchronously: text deltas, then the final LLMResponse. Closing the generator
         early (break, or leaving a with-block around it) stops the provider call."""
         events = self.astream(prompt, **kwargs)

@@ -21,10 +21,10 @@ from collections.abc import AsyncIterator, Iterable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
-from streams.client.stream_follow import StreamFollower
+from streams.client.stream_follow import Piece, StreamFollower
 from streams.events import LLMRequest, LLMResponse, StreamCancel, StreamDelta
 from streams.events.request_keys import question_key
-from streams.events.topic_names import REQUESTS, STREAM_CANCELS
+from streams.events.topic_names import MAX_REQUEST_BATCH_BYTES, REQUESTS, STREAM_CANCELS
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broadcast import IDLE_FETCH_WAIT_MS
 
@@ -59,7 +59,8 @@ class ReplyClient:
             self.reply_topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
             enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=IDLE_FETCH_WAIT_MS,
         )
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=1)
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=1,
+                                          max_request_size=MAX_REQUEST_BATCH_BYTES)  # requests may carry images
         await self._consumer.start()
         await self._producer.start()
         self._reader = asyncio.create_task(self._read())
@@ -132,8 +133,9 @@ class ReplyClient:
     async def call_one(self, request: LLMRequest, *, timeout: float) -> LLMResponse:
         return (await self.call([request], timeout=timeout))[request.request_id]
 
-    async def stream(self, request: LLMRequest, *, timeout: float) -> AsyncIterator[str | LLMResponse]:
-        """Ask for a streamed answer: yield its text as it arrives, then its LLMResponse (whatever its
+    async def stream(self, request: LLMRequest, *, timeout: float) -> AsyncIterator[Piece | LLMResponse]:
+        """Ask for a streamed answer: yield its text and tool-call fragments (ToolCallFragment) as they
+        arrive, then its LLMResponse (whatever its
         status). `timeout` bounds the wait for each next piece. Leaving early (break, aclose, a
         cancelled task) publishes a StreamCancel, so the provider call stops and what it produced is
         billed."""
@@ -150,12 +152,12 @@ class ReplyClient:
                 except TimeoutError:
                     raise ResponseTimeout({request.request_id}, timeout) from None
                 if isinstance(event, StreamDelta):
-                    if (text := follower.delta(event)) is not None:
-                        yield text
+                    if (piece := follower.delta(event)) is not None:
+                        yield piece
                     continue
                 answered = True
-                if (rest := follower.answer(event)) is not None:
-                    yield rest
+                for piece in follower.answer(event):
+                    yield piece
                 yield event
                 return
         finally:

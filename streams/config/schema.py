@@ -151,6 +151,8 @@ class ModelSpec(_Strict):
     capability_class: str
     context_length: int = Field(gt=0)
     function_calling: bool = False
+    vision: bool = False  # reads image parts
+    structured_output: bool = False  # can be held to a JSON response_format
     price: ModelPrice | None = None
 
 

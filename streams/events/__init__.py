@@ -9,6 +9,8 @@ RequestServed   on llm.telemetry, one per request, holding its three kinds of fa
 FeedbackGiven   on llm.feedback: a human's or a system's verdict on one response
 DeadLetter      on llm.requests.dlq: an event we could not serve, with the reason
 StreamDelta     on the reply topic, before the LLMResponse of a streamed request: a piece of its text
+                or of a tool call
+agent_parts     what agent traffic adds to a request and its answer: content parts, tools, tool calls
 StreamCancel    on llm.stream-cancels: a caller stopped reading a stream
 
 Each module holds the events of one producer: requests (services), responses (the request agent),
@@ -16,6 +18,15 @@ telemetry (workers and keepers, for ClickHouse), keepers (workers and keepers to
 operators (the CLI). topic_names holds the topics they travel on.
 """
 
+from streams.events.agent_parts import (
+    ImagePart,
+    NamedTool,
+    ResponseFormat,
+    TextPart,
+    ToolCall,
+    ToolCallFragment,
+    ToolSpec,
+)
 from streams.events.base import Event, reply_topic_problem, utcnow
 from streams.events.keepers import (
     BudgetDecision,
@@ -49,6 +60,13 @@ from streams.events.telemetry import (
 
 __all__ = [
     "ChatMessage",
+    "TextPart",
+    "ImagePart",
+    "ToolSpec",
+    "ToolCall",
+    "NamedTool",
+    "ResponseFormat",
+    "ToolCallFragment",
     "PerformanceRequirements",
     "LLMRequest",
     "TokenUsage",

@@ -6,11 +6,11 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams.events.topic_names import NOT_REPLY_TARGETS
 
-__all__ = ["Event", "RequestId", "reply_topic_problem", "utcnow"]
+__all__ = ["Event", "RequestId", "reply_topic_problem", "utcnow", "validation_problems"]
 
 
 # Kafka's own rule for topic names.
@@ -38,3 +38,23 @@ class Event(BaseModel):
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode("utf-8")
+
+
+# The names pydantic gives a union's branches in an error's location: a type, not a field.
+_BRANCH = re.compile(r"^(str|int|float|bool|none|dict\[.*|list\[.*|literal\[.*|tagged-union\[.*|function-.*|[A-Z]\w*)$")
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    """'field.path: what is wrong' for each error, most telling first. Of a union's branches only the
+    ones that got furthest are kept: a list of content parts with a bad image is reported at the image,
+    not also as "not a string"."""
+    deepest: dict[tuple, int] = {}
+    found = []
+    for err in exc.errors():
+        loc = err["loc"]
+        cut = next((i for i, part in enumerate(loc) if isinstance(part, str) and _BRANCH.match(part)), len(loc))
+        path = tuple(p for p in loc if not (isinstance(p, str) and _BRANCH.match(p)))
+        found.append((loc[:cut], len(loc), ".".join(str(p) for p in path) or "request",
+                      err["msg"].removeprefix("Value error, ")))
+        deepest[loc[:cut]] = max(deepest.get(loc[:cut], 0), len(loc))
+    return [f"{where}: {msg}" for prefix, depth, where, msg in found if depth == deepest[prefix]]

@@ -1,8 +1,9 @@
 """The keys that make two requests the same question: one for the response cache, one for Kafka.
 
 cache_key: what the worker shares answers by. A hash of the tenant, the model class (the capability
-class of the model routing would try first, or the model the request names), the messages and the
-generation parameters. A request with an idempotency key (metadata.idempotency_key) is keyed by
+class of the model routing would try first, or the model the request names), the messages (with their
+images, tool calls and tool results) and the generation parameters (with tools, tool choice, response
+format, stop, seed and top_p). A request with an idempotency key (metadata.idempotency_key) is keyed by
 that key and its tenant instead.
 
 question_key: the Kafka key a request is published with. It hashes a part of what cache_key hashes
@@ -31,8 +32,19 @@ def _idempotency_key(request: LLMRequest) -> str | None:
 
 
 def _question(request: LLMRequest) -> list:
-    return [request.preferred_model, [[m.role, m.content] for m in request.chat_messages()], request.max_tokens,
-            request.temperature]
+    """Everything that can change the answer: two requests that differ in any of it never share one."""
+    question = [request.preferred_model, [[m.role, m.content] for m in request.chat_messages()], request.max_tokens,
+                request.temperature]
+    if request.messages and any(m.tool_calls or not isinstance(m.content, str) for m in request.messages):
+        question[1] = [m.model_dump(mode="json", exclude_none=True) for m in request.messages]
+    agent = request.model_dump(mode="json", exclude_none=True, include=_AGENT_FIELDS)
+    if any(agent.values()):
+        question.append(agent)
+    return question
+
+
+# The agent-traffic fields (a plain request has none, and keeps the key it had before they existed).
+_AGENT_FIELDS = {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "top_p"}
 
 
 def _digest(parts: list) -> str:

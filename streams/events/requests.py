@@ -8,7 +8,16 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 
-from streams.events.base import Event, RequestId, reply_topic_problem, utcnow
+from streams.events.agent_parts import (
+    ContentPart,
+    ImagePart,
+    NamedTool,
+    ResponseFormat,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+)
+from streams.events.base import Event, RequestId, reply_topic_problem, utcnow, validation_problems
 
 __all__ = [
     "ChatMessage", "PerformanceRequirements", "LLMRequest", "FeedbackGiven", "StreamCancel", "InvalidRequest", "parse_request",
@@ -16,8 +25,38 @@ __all__ = [
 
 
 class ChatMessage(Event):
-    role: Literal["system", "user", "assistant"]
-    content: str
+    """One turn. `content` is text, or a list of parts (text, image). An assistant turn may carry
+    `tool_calls` instead of text; a tool turn carries one call's result and that call's `tool_call_id`.
+    A developer turn is a system instruction (sent as the system prompt to families without the role)."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] = []
+    tool_call_id: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _fits_its_role(self) -> ChatMessage:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError(f"only an assistant turn carries tool_calls, not a {self.role} turn")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a tool turn needs the tool_call_id it answers" if self.role == "tool"
+                             else f"tool_call_id belongs on a tool turn, not a {self.role} turn")
+        if self.content is None and not self.tool_calls:
+            raise ValueError("content is required" + (" (or tool_calls)" if self.role == "assistant" else ""))
+        if self.images and self.role != "user":
+            raise ValueError(f"images go in user turns, not a {self.role} turn")
+        return self
+
+    @property
+    def text(self) -> str:
+        """The turn's text, parts joined; images left out."""
+        if self.content is None or isinstance(self.content, str):
+            return self.content or ""
+        return "".join(p.text for p in self.content if p.type == "text")
+
+    @property
+    def images(self) -> list[ImagePart]:
+        return [p for p in self.content if p.type == "image"] if isinstance(self.content, list) else []
 
 
 class PerformanceRequirements(Event):
@@ -39,6 +78,14 @@ class LLMRequest(Event):
     performance_requirements: PerformanceRequirements | None = None
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    # At most 4: OpenAI's limit, the lowest of the families.
+    stop: list[str] = Field(default=[], max_length=4)
+    seed: int | None = None
+    tools: list[ToolSpec] = Field(default=[], max_length=128)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
     metadata: dict[str, JsonValue] = {}
     reply_to: str | None = None
     # Stream the answer: StreamDelta events on the reply topic while the provider call runs, then
@@ -63,10 +110,36 @@ class LLMRequest(Event):
             raise ValueError("one of 'messages' or 'prompt' is required")
         if self.messages and self.prompt:
             raise ValueError("give 'messages' or 'prompt', not both")
+        if problem := _tool_problem(self):
+            raise ValueError(problem)
         return self
 
     def chat_messages(self) -> list[ChatMessage]:
         return self.messages or [ChatMessage(role="user", content=self.prompt or "")]
+
+    @property
+    def images(self) -> int:
+        return sum(len(m.images) for m in self.chat_messages())
+
+
+def _tool_problem(request: LLMRequest) -> str | None:
+    """Tools and their turns that no model could be sent: each names the field."""
+    names = [t.name for t in request.tools]
+    if len(set(names)) != len(names):
+        return "tools: two tools share a name"
+    choice = request.tool_choice
+    if choice is not None and choice != "none" and not request.tools:
+        return "tool_choice: there are no tools to choose from"
+    if isinstance(choice, NamedTool) and choice.name not in names:
+        return f"tool_choice: no tool is named {choice.name!r}"
+    if request.parallel_tool_calls is not None and not request.tools:
+        return "parallel_tool_calls: there are no tools"
+    called: set[str] = set()
+    for i, message in enumerate(request.messages or []):
+        called.update(call.id for call in message.tool_calls)
+        if message.role == "tool" and message.tool_call_id not in called:
+            return f"messages.{i}.tool_call_id: no earlier assistant turn made a call {message.tool_call_id!r}"
+    return None
 
 
 class FeedbackGiven(Event):
@@ -133,9 +206,6 @@ def parse_request(raw: bytes | None) -> LLMRequest:
 
 
 def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "request"
-        parts.append(f"{where}: {err['msg']}")
-    more = exc.error_count() - len(parts)
-    return "invalid request: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+    problems = validation_problems(exc)
+    more = len(problems) - 5
+    return "invalid request: " + "; ".join(problems[:5]) + (f" (+{more} more)" if more > 0 else "")

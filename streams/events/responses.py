@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from streams.events.agent_parts import ToolCall, ToolCallFragment
 from streams.events.base import Event, RequestId, utcnow
 
 __all__ = ["TokenUsage", "Latency", "Attempt", "ErrorInfo", "LLMResponse", "StreamDelta", "DeadLetter"]
@@ -29,6 +30,8 @@ class Attempt(Event):
     status: Literal["ok", "error"]
     latency_ms: float
     error_code: str | None = None
+    # The provider's own word for how the answer ended (end_turn, MAX_TOKENS, COMPLETE, ...).
+    provider_finish_reason: str | None = None
 
 
 class ErrorInfo(Event):
@@ -42,6 +45,10 @@ class LLMResponse(Event):
     model: str | None = None
     provider: str | None = None
     content: str | None = None
+    # The functions the model called; the caller runs them and sends their results as tool turns.
+    tool_calls: list[ToolCall] = []
+    # stop, length (cut by max_tokens), tool_calls or content_filter, whichever family answered.
+    finish_reason: Literal["stop", "length", "tool_calls", "content_filter"] | None = None
     usage: TokenUsage = TokenUsage()
     cost_usd: float = 0.0
     latency_ms: Latency = Latency()
@@ -70,7 +77,9 @@ class StreamDelta(Event):
     request_id: RequestId
     stream_id: str
     index: int = Field(ge=0)
-    text: str
+    text: str = ""
+    # A piece of a tool call instead of text: the first piece of a call has its id and name.
+    tool_call: ToolCallFragment | None = None
     model: str
     provider: str
 

@@ -40,6 +40,12 @@ class RequestCompleted(Event):
     simulated: bool
     streamed: bool = False
     usage_estimated: bool = False
+    # Agent traffic, as counts and flags: never the tools, their arguments or results, or the images.
+    tools_offered: int = 0
+    tool_calls: int = 0
+    images: int = 0
+    response_format: str = ""  # "", text, json_object or json_schema
+    finish_reason: str = ""  # stop, length, tool_calls or content_filter
     # Only when security_configuration.data_protection.request_logging is "full".
     prompt_text: str | None = None
     completion_text: str | None = None
@@ -68,6 +74,7 @@ class AttemptCompleted(Event):
     output_tokens: int = 0
     cost_usd: float = 0.0
     simulated: bool
+    provider_finish_reason: str = ""  # the family's own word: end_turn, MAX_TOKENS, COMPLETE, ...
 
 
 class RouteDecided(Event):

@@ -1,6 +1,15 @@
 """The names of our topics, in one place for the Faust declarations and the event validation."""
 
 REQUESTS = "llm.requests"
+# The largest llm.requests record: a request with images (5 MiB each, as base64) must fit. The topic is
+# created with this max.message.bytes, and every producer of requests may send this much. Other
+# topics keep Kafka's default of about 1 MB: answers, telemetry and state carry no images.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# What a producer batch of one such record may hold beyond the record: the batch and record headers,
+# the key. It is the topic's max.message.bytes and the producers' max_request_size.
+MAX_REQUEST_BATCH_BYTES = MAX_REQUEST_BYTES + 64 * 1024
+# The HTTP endpoint's largest body; the event it becomes is about the same size and fits a record.
+MAX_HTTP_BODY_BYTES = 8 * 1024 * 1024
 RESPONSES = "llm.responses"
 TELEMETRY = "llm.telemetry"
 DLQ = "llm.requests.dlq"

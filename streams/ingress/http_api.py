@@ -25,11 +25,13 @@ from aiohttp import web as aioweb
 from streams.client.reply_client import ReplyClient, ResponseTimeout
 from streams.client.stream_follow import StreamDiverged
 from streams.events import LLMRequest, LLMResponse
+from streams.events.topic_names import MAX_HTTP_BODY_BYTES
 from streams.ingress.auth import ApiKeys
 from streams.ingress.openai_format import (
     AUTO,
     BadChatRequest,
     ChunkFrames,
+    UnsupportedParameter,
     completion_body,
     error_body,
     status_for,
@@ -99,8 +101,13 @@ def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: 
             try:
                 body = json.loads(await request.read() or b"null")
                 event, stream = to_llm_request(body, task_header=request.headers.get("X-Task-Type"), models=known)
+            except aioweb.HTTPRequestEntityTooLarge:
+                return refuse(self, 413, f"the body is over the {MAX_HTTP_BODY_BYTES} byte limit (images are "
+                              f"5 MiB each at most)", code="request_too_large")
             except json.JSONDecodeError as exc:
                 return refuse(self, 400, f"the body is not JSON: {exc}", code="invalid_json")
+            except UnsupportedParameter as exc:
+                return refuse(self, 400, str(exc), code="unsupported_parameter", param=exc.param)
             except BadChatRequest as exc:
                 return refuse(self, 400, str(exc), code="invalid_request", param=exc.param)
             client = await gateway.client()
@@ -130,7 +137,7 @@ def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: 
                 try:
                     await sse.write(frames.role())
                     while not isinstance(item, LLMResponse):
-                        await sse.write(frames.content(item))
+                        await sse.write(frames.piece(item))
                         item = await anext(events)
                     if item.status == "ok":
                         ending = frames.end(item, include_usage=include_usage)

@@ -15,26 +15,36 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from streams.events import LLMRequest, LLMResponse
+from streams.events import LLMRequest, LLMResponse, ToolCallFragment
+from streams.events.base import validation_problems
+from streams.ingress.openai_messages import (
+    BadChatRequest,
+    messages_of,
+    response_format_of,
+    stop_of,
+    tool_choice_of,
+    tools_of,
+)
+from streams.ingress.openai_params import refused_parameter
 from streams.routing import DEFAULT_TASK_TYPE
 
-__all__ = ["BadChatRequest", "AUTO", "to_llm_request", "completion_body", "ChunkFrames", "error_body", "status_for"]
+__all__ = ["BadChatRequest", "UnsupportedParameter", "AUTO", "to_llm_request", "completion_body", "ChunkFrames",
+           "error_body", "status_for"]
 
 AUTO = "auto"
 
 
-class BadChatRequest(ValueError):
-    """The body is not a chat-completions request we can serve; the message says why."""
-
-    def __init__(self, message: str, param: str | None = None):
-        super().__init__(message)
-        self.param = param
+class UnsupportedParameter(BadChatRequest):
+    """A chat-completions parameter the router does not carry (streams/ingress/openai_params.py)."""
 
 
 def to_llm_request(body: object, *, task_header: str | None, models: set[str]) -> tuple[LLMRequest, bool]:
     """(the request event, whether the caller asked for a stream)."""
     if not isinstance(body, dict):
         raise BadChatRequest("the body must be a JSON object")
+    if (refused := refused_parameter(body)) is not None:
+        name, why = refused
+        raise UnsupportedParameter(f"{name}: not supported by this router ({why})", name)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadChatRequest("'model' is required: a model id, or \"auto\" to let the router choose", "model")
@@ -47,9 +57,16 @@ def to_llm_request(body: object, *, task_header: str | None, models: set[str]) -
     fields: dict[str, Any] = {
         "request_id": f"http-{uuid.uuid4().hex}",
         "task_type": task_type,
-        "messages": body.get("messages"),
+        "messages": messages_of(body.get("messages")),
         "max_tokens": body.get("max_completion_tokens") or body.get("max_tokens"),
         "temperature": body.get("temperature"),
+        "top_p": body.get("top_p"),
+        "stop": stop_of(body.get("stop")),
+        "seed": body.get("seed"),
+        "tools": tools_of(body.get("tools")),
+        "tool_choice": tool_choice_of(body.get("tool_choice")),
+        "parallel_tool_calls": body.get("parallel_tool_calls"),
+        "response_format": response_format_of(body.get("response_format")),
         "metadata": {k: v for k, v in metadata.items() if k != "task_type"},
     }
     if model != AUTO:
@@ -58,9 +75,8 @@ def to_llm_request(body: object, *, task_header: str | None, models: set[str]) -
     try:
         request = LLMRequest.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise BadChatRequest(f"{where}: {err['msg']}", where) from None
+        problems = validation_problems(exc)
+        raise BadChatRequest("; ".join(problems[:3]), problems[0].split(":", 1)[0]) from None
     return request, bool(body.get("stream"))
 
 
@@ -70,14 +86,21 @@ def _usage(response: LLMResponse) -> dict[str, int]:
             "total_tokens": used.input_tokens + used.output_tokens}
 
 
+def _wire_calls(response: LLMResponse) -> list[dict[str, Any]]:
+    return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in response.tool_calls]
+
+
 def completion_body(response: LLMResponse) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": response.content or ""}
+    if response.tool_calls:
+        message = {"role": "assistant", "content": response.content or None, "tool_calls": _wire_calls(response)}
     return {
         "id": f"chatcmpl-{response.request_id}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": response.model or "",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": response.content or ""},
-                     "logprobs": None, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": response.finish_reason or "stop"}],
         "usage": _usage(response),
         "system_fingerprint": None,
     }
@@ -102,9 +125,25 @@ class ChunkFrames:
     def content(self, text: str) -> bytes:
         return self._frame([{"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}])
 
+    def tool_call(self, fragment: ToolCallFragment) -> bytes:
+        """A piece of a tool call, as OpenAI streams it: the first piece of a call has its id, type and
+        name; every piece adds to the arguments."""
+        call: dict[str, Any] = {"index": fragment.index}
+        function: dict[str, Any] = {"arguments": fragment.arguments}
+        if fragment.id is not None:
+            call |= {"id": fragment.id, "type": "function"}
+        if fragment.name is not None:
+            function["name"] = fragment.name
+        call["function"] = function
+        return self._frame([{"index": 0, "delta": {"tool_calls": [call]}, "logprobs": None, "finish_reason": None}])
+
+    def piece(self, piece: str | ToolCallFragment) -> bytes:
+        return self.tool_call(piece) if isinstance(piece, ToolCallFragment) else self.content(piece)
+
     def end(self, response: LLMResponse, *, include_usage: bool) -> list[bytes]:
         self._base["model"] = response.model or self._base["model"]
-        frames = [self._frame([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])]
+        frames = [self._frame([{"index": 0, "delta": {}, "logprobs": None,
+                                "finish_reason": response.finish_reason or "stop"}])]
         if include_usage:
             frames.append(self._frame([], usage=_usage(response)))
         return [*frames, DONE]
@@ -120,7 +159,7 @@ DONE = b"data: [DONE]\n\n"
 
 # Our error codes -> HTTP status. Anything else that failed is a 500.
 _STATUS = {
-    "invalid_request": 400, "unknown_task_type": 400, "unknown_model": 400, "bad_request": 400,
+    "invalid_request": 400, "unsupported_parameter": 400, "unknown_task_type": 400, "unknown_model": 400, "bad_request": 400,
     "context_length_exceeded": 400, "content_refused": 400, "no_model_fits": 400,
     "approval_rejected": 403, "approval_timeout": 408,
     "budget_exceeded": 402, "rate_limited": 429,
@@ -129,7 +168,7 @@ _STATUS = {
     "timeout": 504,
 }
 _TYPE = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota", 403: "permission_error",
-         408: "timeout",
+         408: "timeout", 413: "invalid_request_error",
          429: "rate_limit_error", 502: "api_error", 503: "api_error", 504: "timeout", 500: "api_error"}
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 
+from streams.events.topic_names import MAX_REQUEST_BATCH_BYTES
 from streams.kafka.answered_markers import AnsweredMarkers
 
 __all__ = ["Output", "TransactionalOutbox"]
@@ -300,6 +301,8 @@ class TransactionalOutbox:
                 bootstrap_servers=self._bootstrap, transactional_id=f"{self._group_id}-answers-{log_.partition}",
                 enable_idempotence=True, acks="all", linger_ms=0, request_timeout_ms=30_000,
                 transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+                # A request moved to its home partition is published again whole, images and all.
+                max_request_size=MAX_REQUEST_BATCH_BYTES,
             )
             started = time.perf_counter()
             log.info("taking over partition %d of %s", log_.partition, self._source)

@@ -24,6 +24,7 @@ from streams.events.topic_names import (
     DLQ,
     FEEDBACK,
     IDEMPOTENCY_ENTRIES,
+    MAX_REQUEST_BATCH_BYTES,
     MODEL_HEALTH,
     OUTCOMES,
     REQUESTS,
@@ -56,7 +57,9 @@ async def create_topics(bootstrap: str, *, partitions: int, caching: ResponseCac
     """Every topic the router reads or writes, before any consumer starts. A topic that exists is
     left as it is (its retention too)."""
     caching = caching or ResponseCaching()
-    await ensure_topics(bootstrap, [REQUESTS, ANSWERED], partitions=partitions, configs=APPEND_TIME)
+    await ensure_topics(bootstrap, [REQUESTS], partitions=partitions,
+                        configs={**APPEND_TIME, "max.message.bytes": str(MAX_REQUEST_BATCH_BYTES)})
+    await ensure_topics(bootstrap, [ANSWERED], partitions=partitions, configs=APPEND_TIME)
     # As many partitions as llm.requests: partition p holds the answers shared on partition p.
     await ensure_topics(bootstrap, [CACHE_ENTRIES], partitions=partitions, configs=entry_retention(caching.ttl.total_seconds()))
     await ensure_topics(bootstrap, [IDEMPOTENCY_ENTRIES], partitions=partitions,

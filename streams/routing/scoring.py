@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from streams.config import HugaiConfig
 from streams.events import LLMRequest
+from streams.routing.capabilities import Need, lacking, needs_of
 
 __all__ = [
     "Figures", "Ranking", "Constraints", "rank", "estimate_tokens", "PRIOR_QUALITY", "PRIOR_PERFORMANCE", "MIN_CALLS",
@@ -65,17 +66,19 @@ class Constraints:
     max_cost_usd: float | None = None
     max_latency_ms: float | None = None
     needed_tokens: int = 0
+    needs: frozenset[Need] = frozenset()  # tools, images, ... (streams/routing/capabilities.py)
 
     @classmethod
     def of(cls, request: LLMRequest, *, profile_quality: float | None, output_tokens: int) -> Constraints:
-        needs = request.performance_requirements
-        explicit = [q for q in (request.quality_threshold, needs.min_quality if needs else None) if q is not None]
+        wants = request.performance_requirements
+        explicit = [q for q in (request.quality_threshold, wants.min_quality if wants else None) if q is not None]
         return cls(
             quality_threshold=max(explicit) if explicit else None,
             profile_quality=profile_quality,
             max_cost_usd=request.max_cost_per_request,
-            max_latency_ms=needs.max_latency * 1000 if needs and needs.max_latency else None,
+            max_latency_ms=wants.max_latency * 1000 if wants and wants.max_latency else None,
             needed_tokens=estimate_tokens(request) + output_tokens,
+            needs=needs_of(request),
         )
 
 
@@ -88,9 +91,21 @@ class Ranking:
     limited: frozenset[str] = frozenset()  # the excluded ones the request's own limits rule out
 
 
+# What one image costs in input tokens, about: OpenAI's high-detail 1024x1024 tile count, Anthropic's
+# (width x height / 750) for a 1000x750 image, and Gemini's 258 per tile are all near or under it.
+IMAGE_TOKENS = 1100
+
+
 def estimate_tokens(request: LLMRequest) -> int:
-    """Input tokens, roughly: 4 characters a token plus a few per message. Only for limits and estimates."""
-    return sum(len(m.content) // 4 + 4 for m in request.chat_messages())
+    """Input tokens, roughly: 4 characters a token plus a few per message, tool schemas and calls as
+    their JSON text, and IMAGE_TOKENS an image. Only for limits and estimates."""
+    tokens = 0
+    for m in request.chat_messages():
+        tokens += len(m.text) // 4 + 4 + len(m.images) * IMAGE_TOKENS
+        tokens += sum((len(c.name) + len(c.arguments)) // 4 + 4 for c in m.tool_calls)
+    for tool in request.tools:
+        tokens += (len(tool.name) + len(tool.description or "") + len(str(tool.parameters))) // 4 + 8
+    return tokens
 
 
 def rank(config: HugaiConfig, candidates: tuple[str, ...], degrade: tuple[str, ...], constraints: Constraints, *,
@@ -138,6 +153,8 @@ def quality(config: HugaiConfig, model: str, figures: Figures) -> float:
 def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_cost: Mapping[str, float],
                figures: Mapping[str, Figures], *, degrading: bool) -> str | None:
     spec = config.models[model]
+    if missing := lacking(spec, limits.needs):
+        return missing
     if spec.context_length and limits.needed_tokens > spec.context_length:
         return f"context window {spec.context_length} tokens < {limits.needed_tokens} needed"
     cost = estimated_cost.get(model, 0.0)
@@ -175,6 +192,8 @@ def _scores(config: HugaiConfig, models: tuple[str, ...], limits: Constraints, e
             latency = (_ratio(best_p50, f.p50_ms) + _ratio(best_p95, f.p95_ms)) / 2
             performance = 0.75 * latency + 0.25 * (f.tokens_per_s / best_tps if best_tps > 0 else 1.0)
         room = 1.0 if not limits.needed_tokens else min(1.0, (spec.context_length or 0) / (2 * limits.needed_tokens))
+        # Function calling weighs in for every request (the seed's factor); a request that needs it
+        # has already excluded the models without it.
         capabilities = 0.5 * spec.function_calling + 0.5 * room
         scores[model] = round(weights["cost_sensitivity"] * cost + weights["performance_requirements"] * performance
                               + weights["quality_expectations"] * quality(config, model, f or _NO_DATA)

@@ -15,6 +15,11 @@ the chunks of a stream, and `streams` logs each one (chunks written, finished, c
 Streamed model names: "breaks-mid-stream" fails after 5 pieces (OpenAI's and Anthropic's in-stream
 error event; Gemini and Cohere have none, so the connection is cut), "no-usage" leaves the usage out
 (OpenAI without stream_options.include_usage).
+
+Tools: a request that offers tools, whose last turn is not a tool's result, is answered with a call
+of its first tool (or the one tool_choice names) in the family's own shape, plain or streamed (the
+arguments in pieces where the family streams them so); a request whose last turn is a tool's result
+is answered in text that quotes the result: "the tool said: ...".
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from providers.schema_example import example_of
 from tests.support.clock import iso
 
 RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "provider-recordings"
@@ -91,11 +97,51 @@ _FAILURES = {
 def _prompt_text(body: dict) -> str:
     """Every piece of prompt text in a request body, whichever family's shape it has."""
     texts = [m.get("content", "") for m in body.get("messages") or [] if isinstance(m.get("content"), str)]
+    texts += [block.get("text", "") for m in body.get("messages") or [] if isinstance(m.get("content"), list)
+              for block in m["content"] if isinstance(block, dict) and isinstance(block.get("text"), str)]
     texts += [p.get("text", "") for c in body.get("contents") or [] for p in c.get("parts") or []]
     texts += [p.get("text", "") for p in (body.get("systemInstruction") or {}).get("parts") or []]
     texts += [t for t in (body.get("system"), body.get("message"), body.get("preamble")) if isinstance(t, str)]
     texts += [m.get("message", "") for m in body.get("chat_history") or []]
     return " ".join(texts)
+
+
+def _tools(family: str, body: dict) -> list[tuple[str, dict]]:
+    """(name, JSON schema) of each tool the request offers, in the family's own spelling."""
+    if family == "google":
+        return [(d["name"], d.get("parametersJsonSchema") or d.get("parameters") or {})
+                for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
+    if family == "anthropic":
+        return [(t["name"], t.get("input_schema") or {}) for t in body.get("tools") or []]
+    return [(t["function"]["name"], t["function"].get("parameters") or {}) for t in body.get("tools") or []]
+
+
+def _tool_result(family: str, body: dict) -> str | None:
+    """The last turn's tool result, when the last turn is one."""
+    if family == "google":
+        last = (body.get("contents") or [{}])[-1]
+        found = [p["functionResponse"]["response"] for p in last.get("parts") or [] if "functionResponse" in p]
+        return json.dumps(found[-1]) if found else None
+    last = (body.get("messages") or [{}])[-1]
+    if family == "anthropic":
+        blocks = last.get("content") if isinstance(last.get("content"), list) else []
+        found = [b.get("content") for b in blocks if b.get("type") == "tool_result"]
+        return str(found[-1]) if found else None
+    return str(last.get("content")) if last.get("role") == "tool" else None
+
+
+def _tool_to_call(family: str, body: dict) -> tuple[str, dict] | None:
+    """(tool name, arguments) to call, or None: no tools, a tool's result to answer, or tool_choice none."""
+    tools = _tools(family, body)
+    if not tools or _tool_result(family, body) is not None:
+        return None
+    choice = body.get("tool_choice") or (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    if choice in ("none", "NONE") or (isinstance(choice, dict) and choice.get("type") == "none"):
+        return None
+    named = (choice.get("name") or (choice.get("function") or {}).get("name")
+             or (choice.get("allowedFunctionNames") or [None])[0]) if isinstance(choice, dict) else None
+    name, schema = next(((n, s) for n, s in tools if n == named), tools[0])
+    return name, example_of(schema) or {}
 
 
 class ProviderServer:
@@ -197,6 +243,10 @@ class ProviderServer:
         words = len(_prompt_text(body).split())
         parts = [f"w{i} " for i in range(self.stream_parts)] or [c.format(model=model) for c in ANSWER_CHUNKS]
         stream = body.get("stream") or "streamGenerateContent" in path
+        if (tool := _tool_to_call(family, body)) is not None:
+            return getattr(self, f"_{family}_call")(model, tool, words, stream)
+        if (result := _tool_result(family, body)) is not None:
+            parts = ["the tool ", "said: ", result]
         handler = getattr(self, f"_{family}")
         if path.startswith("/v2/embed"):
             return self._json(200, {"id": "emb-1", "embeddings": {"float": [[0.1, 0.2, 0.3] for _ in body["texts"]]},
@@ -296,7 +346,87 @@ class ProviderServer:
         events += [("content-delta", {"type": "content-delta", "index": 0,
                                       "delta": {"message": {"content": {"text": p}}}}) for p in parts]
         events += [("content-end", {"type": "content-end", "index": 0}),
-                   ("message-end", {"type": "message-end", "delta": {"finish_reason": "COMPLETE", "usage": usage}})]
+                   ("message-end", {"type": "message-end", "delta": {"finish_reason": "COMPLETE", "usage": usage}}),
+                   (None, "[DONE]")]  # as the real v2 API ends its streams
+        return self._sse(events)
+
+    # ---- tool calls, in each family's shape ----
+
+    def _openai_call(self, model: str, tool: tuple[str, dict], words: int, stream: bool):  # noqa: ANN205
+        name, args = tool
+        arguments = json.dumps(args)
+        usage = {"prompt_tokens": words, "completion_tokens": 9, "total_tokens": words + 9}
+        base = {"id": "chatcmpl-test", "created": int(time.time()), "model": model, "system_fingerprint": "fp_test"}
+        call = {"id": "call_wire_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+        if not stream:
+            return self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None},
+                 "logprobs": None, "finish_reason": "tool_calls"}]})
+        chunk = {**base, "object": "chat.completion.chunk"}
+        half = len(arguments) // 2
+
+        def delta(d: dict, finish: str | None = None) -> tuple[None, dict]:
+            return None, {**chunk, "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": finish}]}
+        events = [delta({"role": "assistant", "content": None, "tool_calls": [
+                      {"index": 0, "id": "call_wire_1", "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                  delta({"tool_calls": [{"index": 0, "function": {"arguments": arguments[:half]}}]}),
+                  delta({"tool_calls": [{"index": 0, "function": {"arguments": arguments[half:]}}]}),
+                  delta({}, "tool_calls"), (None, {**chunk, "choices": [], "usage": usage}), (None, "[DONE]")]
+        return self._sse(events)
+
+    def _anthropic_call(self, model: str, tool: tuple[str, dict], words: int, stream: bool):  # noqa: ANN205
+        name, args = tool
+        message = {"id": "msg_test", "type": "message", "role": "assistant", "model": model, "stop_sequence": None}
+        block = {"type": "tool_use", "id": "toolu_wire_1", "name": name}
+        if not stream:
+            return self._json(200, {**message, "content": [{"type": "text", "text": "Let me look."}, {**block, "input": args}],
+                                    "stop_reason": "tool_use", "usage": {"input_tokens": words, "output_tokens": 9}})
+        arguments = json.dumps(args)
+        half = len(arguments) // 2
+        events = [("message_start", {"type": "message_start", "message": {**message, "content": [], "stop_reason": None,
+                                                                          "usage": {"input_tokens": words, "output_tokens": 1}}}),
+                  ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {**block, "input": {}}}),
+                  ("ping", {"type": "ping"})]
+        events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                            "delta": {"type": "input_json_delta", "partial_json": piece}})
+                   for piece in ("", arguments[:half], arguments[half:])]
+        events += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                   ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                      "usage": {"output_tokens": 9}}),
+                   ("message_stop", {"type": "message_stop"})]
+        return self._sse(events)
+
+    def _google_call(self, model: str, tool: tuple[str, dict], words: int, stream: bool):  # noqa: ANN205
+        name, args = tool
+        body = {"candidates": [{"content": {"parts": [{"functionCall": {"name": name, "args": args},
+                                                       "thoughtSignature": "c2lnbmF0dXJl"}], "role": "model"},
+                                "finishReason": "STOP", "index": 0}],
+                "modelVersion": model, "responseId": "resp-test",
+                "usageMetadata": {"promptTokenCount": words, "candidatesTokenCount": 9, "totalTokenCount": words + 9}}
+        return self._sse([(None, body)], sep="\r\n") if stream else self._json(200, body)
+
+    def _cohere_call(self, model: str, tool: tuple[str, dict], words: int, stream: bool):  # noqa: ANN205
+        name, args = tool
+        arguments = json.dumps(args)
+        usage = {"billed_units": {"input_tokens": words, "output_tokens": 9},
+                 "tokens": {"input_tokens": words + 60, "output_tokens": 9}}
+        call = {"id": "cohere_wire_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+        if not stream:
+            return self._json(200, {"id": "co-test", "finish_reason": "TOOL_CALL", "usage": usage, "message": {
+                "role": "assistant", "tool_plan": "I will call the tool.", "tool_calls": [call]}})
+        half = len(arguments) // 2
+        events = [("message-start", {"type": "message-start", "id": "co-test",
+                                     "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "",
+                                                           "tool_calls": []}}}),
+                  ("tool-plan-delta", {"type": "tool-plan-delta", "delta": {"message": {"tool_plan": "I will call it."}}}),
+                  ("tool-call-start", {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {
+                      **call, "function": {"name": name, "arguments": ""}}}}})]
+        events += [("tool-call-delta", {"type": "tool-call-delta", "index": 0,
+                                        "delta": {"message": {"tool_calls": {"function": {"arguments": piece}}}}})
+                   for piece in (arguments[:half], arguments[half:])]
+        events += [("tool-call-end", {"type": "tool-call-end", "index": 0}),
+                   ("message-end", {"type": "message-end", "delta": {"finish_reason": "TOOL_CALL", "usage": usage}}),
+                   (None, "[DONE]")]
         return self._sse(events)
 
     def _cohere_v1(self, model: str, parts: list[str], words: int, stream: bool):  # noqa: ANN205

@@ -37,10 +37,10 @@ def test_a_minimal_request_parses_and_prompt_becomes_one_user_message():
     (b'{"request_id": "r5", "task_type": "t", "prompt": "x", "max_cost_per_request": -1}',
      "max_cost_per_request: Input should be greater than or equal to 0", "r5"),
     (b'{"request_id": "r6", "task_type": "t", "prompt": "x", "reply_to": "no spaces allowed"}',
-     "reply_to: Value error, must be a Kafka topic name", "r6"),
+     "reply_to: must be a Kafka topic name", "r6"),
     (b'{"request_id": "r7", "task_type": "t", "prompt": "x", "surprise": 1}', "surprise: Extra inputs are not permitted", "r7"),
     (b'{"request_id": "r8", "task_type": "t", "prompt": "x", "reply_to": "llm.requests"}',
-     "reply_to: Value error, llm.requests is an input topic of the router", "r8"),
+     "reply_to: llm.requests is an input topic of the router", "r8"),
     (b'{"request_id": 7, "task_type": "t", "prompt": "x"}', "request_id: Input should be a valid string", None),
 ])
 def test_malformed_requests_name_what_is_wrong(raw, reason, request_id):

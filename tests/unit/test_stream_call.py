@@ -40,8 +40,8 @@ class Provider:
 async def test_every_piece_is_relayed_in_order_and_the_providers_result_is_returned():
     provider, seen = Provider(5), []
 
-    async def relay(text: str) -> None:
-        seen.append(text)
+    async def relay(chunk: StreamChunk) -> None:
+        seen.append(chunk.text)
 
     result = await stream_call(provider.chunks(), CALL, asyncio.Event(), relay)
     assert seen == [f"w{i} " for i in range(5)]
@@ -52,8 +52,8 @@ async def test_a_caller_who_leaves_stops_the_provider_call_and_what_it_produced_
     gate, cancelled = asyncio.Event(), asyncio.Event()
     provider, seen = Provider(20, gate=gate), []
 
-    async def relay(text: str) -> None:
-        seen.append(text)
+    async def relay(chunk: StreamChunk) -> None:
+        seen.append(chunk.text)
         if len(seen) == 3:
             cancelled.set()
 
@@ -69,7 +69,7 @@ async def test_a_caller_who_leaves_stops_the_provider_call_and_what_it_produced_
 async def test_a_provider_that_fails_after_the_first_piece_is_interrupted_not_retried():
     provider = Provider(10, fail_after=4)
 
-    async def relay(text: str) -> None:
+    async def relay(chunk: StreamChunk) -> None:
         pass
 
     with pytest.raises(StreamInterrupted) as caught:
@@ -111,7 +111,7 @@ async def test_the_relay_numbers_pieces_and_a_failed_send_loses_one_piece_not_th
 
     relay = DeltaRelay(send, topic="replies", request_id="r1")
     for text in ("a", "b", "c"):
-        await relay.relay(text, model="m", provider="openai")
+        await relay.relay(StreamChunk(text=text), model="m", provider="openai")
     await relay.flush()
     delivered = [v for _, _, v in sent if v != b"lost"]
     assert [b'"index":0' in delivered[0], b'"index":2' in delivered[1]] == [True, True]

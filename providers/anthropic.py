@@ -101,6 +101,9 @@ def wire_messages(messages: tuple[Message, ...]) -> list[dict]:
             turns[-1]["content"] += _blocks(message)
         else:
             turns.append({"role": role, "content": _blocks(message)})
+    for turn in turns:  # a turn of plain text goes as a string, as the SDK sends it
+        if len(turn["content"]) == 1 and turn["content"][0]["type"] == "text":
+            turn["content"] = turn["content"][0]["text"]
     return turns
 
 
@@ -194,9 +197,12 @@ class AnthropicProvider:
                     if piece:
                         yield piece
                 elif kind == "message_delta":
-                    # The final output count arrives here; input counts stay from message_start.
+                    # The final output count arrives here. Input counts stay message_start's unless this
+                    # repeats them: a recorded stream's message_delta says input_tokens 0
+                    # (tests/fixtures/tool_calls/anthropic_stream_tool_call.json).
                     acc.finish_reason = (data.get("delta") or {}).get("stop_reason")
-                    acc.usage = _usage({**start_usage, **(data.get("usage") or {})})
+                    final = {k: v for k, v in (data.get("usage") or {}).items() if v or k == "output_tokens"}
+                    acc.usage = _usage({**start_usage, **final})
                 elif kind == "message_stop":
                     stopped = True
                 elif kind == "error":

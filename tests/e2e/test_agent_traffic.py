@@ -269,6 +269,30 @@ async def test_tools_route_past_models_that_cannot_call_them_and_bad_kafka_input
     assert sum(marker.encode() in m.value for m in letters) == 2
 
 
+async def test_an_agent_framework_runs_its_tool_loop_through_the_router_unchanged_but_for_its_base_url(dev, server):
+    """openai-agents (PyPI), as its users write it: a function tool, Runner.run, the chat completions model."""
+    from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
+
+    set_tracing_disabled(True)  # its traces would go to OpenAI's servers
+    asked: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city now."""
+        asked.append(city)
+        return f"18 degrees and sunny in {city}"
+
+    marker = _marker()
+    agent = Agent(name="weather", instructions=f"Answer with the tool. {marker}", tools=[get_weather],
+                  model=OpenAIChatCompletionsModel(model="gpt-agent", openai_client=_sdk(dev)))
+    result = await Runner.run(agent, "What is the weather in Oslo?")
+    assert asked == ["example"], "the framework ran the tool the model called"
+    assert result.final_output == "the tool said: 18 degrees and sunny in example"
+    first, second = _sent(server, marker)
+    assert [t["function"]["name"] for t in first["tools"]] == ["get_weather"]
+    assert second["messages"][-1]["role"] == "tool" and second["messages"][-1]["content"] == "18 degrees and sunny in example"
+
+
 def test_clickhouse_has_counts_and_flags_and_the_skipped_models_reason_never_content(dev):
     """The last test here: it stops the stack to read embedded ClickHouse."""
     dev.stop()

@@ -109,7 +109,8 @@ def _prompt_text(body: dict) -> str:
 def _tools(family: str, body: dict) -> list[tuple[str, dict]]:
     """(name, JSON schema) of each tool the request offers, in the family's own spelling."""
     if family == "google":
-        return [(d["name"], d.get("parametersJsonSchema") or d.get("parameters") or {})
+        # The API takes proto field names in either spelling; google-genai sends parameters_json_schema.
+        return [(d["name"], d.get("parametersJsonSchema") or d.get("parameters_json_schema") or d.get("parameters") or {})
                 for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
     if family == "anthropic":
         return [(t["name"], t.get("input_schema") or {}) for t in body.get("tools") or []]

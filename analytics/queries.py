@@ -18,6 +18,10 @@ Definitions (what a number means is part of the contract):
   tokens_per_dollar            (input + output tokens) / spend, over priced requests
   budget_utilization_rate      per provider and day: spend / the daily budget (budgets passed in)
 Quantiles are exact (quantileExact): the element at position floor(n * level) of the sorted values.
+
+Dimensions: model, provider, task_type and agent_context for every metric; finish_reason,
+response_format, tools (with tools / no tools) and images (with images / no images) for the metrics
+over requests: agent traffic's counts and flags (the tools and images themselves are never stored).
 """
 
 from __future__ import annotations
@@ -30,7 +34,16 @@ from analytics.store import Store
 
 __all__ = ["METRICS", "TRENDS", "DIMENSIONS", "Metric", "run_metric", "run_trend", "UnknownMetric"]
 
-DIMENSIONS = ("model", "provider", "task_type", "agent_context")
+# Every metric can be grouped by these columns, which requests and attempts both have.
+_SHARED = ("model", "provider", "task_type", "agent_context")
+# Only the metrics over requests: what agent traffic adds to a request, as the SQL expression to group by.
+_PER_REQUEST = {
+    "finish_reason": "{t}finish_reason",
+    "response_format": "{t}response_format",
+    "tools": "if({t}tools_offered > 0, 'with tools', 'no tools')",
+    "images": "if({t}images > 0, 'with images', 'no images')",
+}
+DIMENSIONS = (*_SHARED, *_PER_REQUEST)
 
 
 class UnknownMetric(KeyError):
@@ -42,6 +55,7 @@ class Metric:
     name: str
     description: str
     sql: str  # with {by}, {start}, {end}
+    per_request: bool = False  # over requests (so any dimension), not attempts or rollups
 
 
 def _requests(select: str, where: str = "1") -> str:
@@ -50,7 +64,7 @@ def _requests(select: str, where: str = "1") -> str:
 
 
 def _with_feedback(select: str, where: str) -> str:
-    return (f"SELECT r.{{by}} AS group, {select} FROM requests AS r FINAL "
+    return (f"SELECT {{by}} AS group, {select} FROM requests AS r FINAL "
             f"INNER JOIN (SELECT * FROM feedback FINAL) AS f ON f.request_id = r.request_id "
             f"WHERE r.created_at >= {{start}} AND r.created_at < {{end}} AND {where} GROUP BY group ORDER BY group")
 
@@ -63,21 +77,23 @@ def _attempts(select: str) -> str:
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("time_to_first_token", "time to first token of successful responses, ms",
            _requests("avg(ttft_ms) AS avg_ms, quantileExact(0.5)(ttft_ms) AS p50_ms, "
-                     "quantileExact(0.95)(ttft_ms) AS p95_ms, count() AS responses", "status = 'ok' AND ttft_ms IS NOT NULL")),
+                     "quantileExact(0.95)(ttft_ms) AS p95_ms, count() AS responses", "status = 'ok' AND ttft_ms IS NOT NULL"),
+           per_request=True),
     Metric("total_response_time", "total response time of successful responses, ms",
            _requests("avg(total_ms) AS avg_ms, quantileExact(0.5)(total_ms) AS p50_ms, quantileExact(0.95)(total_ms) AS p95_ms, "
-                     "quantileExact(0.99)(total_ms) AS p99_ms, count() AS responses", "status = 'ok'")),
+                     "quantileExact(0.99)(total_ms) AS p99_ms, count() AS responses", "status = 'ok'"), per_request=True),
     Metric("tokens_per_second", "output tokens per second of generation",
            _requests("sum(output_tokens) / (sum(total_ms - ifNull(ttft_ms, 0)) / 1000) AS tokens_per_second, "
-                     "count() AS responses", "status = 'ok' AND total_ms > ifNull(ttft_ms, 0)")),
+                     "count() AS responses", "status = 'ok' AND total_ms > ifNull(ttft_ms, 0)"), per_request=True),
     Metric("task_success_rate", "share of responses judged successful in feedback",
-           _with_feedback("avg(toFloat64(f.task_success)) AS task_success_rate, count() AS judged", "f.task_success IS NOT NULL")),
+           _with_feedback("avg(toFloat64(f.task_success)) AS task_success_rate, count() AS judged", "f.task_success IS NOT NULL"),
+           per_request=True),
     Metric("output_relevance_score", "mean feedback relevance, 0..1",
            _with_feedback("avg(f.output_relevance_score) AS output_relevance_score, count() AS judged",
-                          "f.output_relevance_score IS NOT NULL")),
+                          "f.output_relevance_score IS NOT NULL"), per_request=True),
     Metric("human_satisfaction_rating", "mean feedback rating, 1..5",
            _with_feedback("avg(f.human_satisfaction_rating) AS human_satisfaction_rating, count() AS judged",
-                          "f.human_satisfaction_rating IS NOT NULL")),
+                          "f.human_satisfaction_rating IS NOT NULL"), per_request=True),
     Metric("uptime_percentage", "share of active minutes in which the model was not down",
            "SELECT group, 100 * countIf(up) / count() AS uptime_percentage, count() AS minutes FROM ("
            "SELECT {by} AS group, toStartOfMinute(started_at) AS minute, "
@@ -87,13 +103,13 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("error_rate", "failed provider calls / provider calls",
            _attempts("countIf(status != 'ok') / count() AS error_rate, count() AS attempts")),
     Metric("fallback_trigger_frequency", "share of requests that needed more than one attempt",
-           _requests("countIf(attempts > 1) / count() AS fallback_trigger_frequency, count() AS requests")),
+           _requests("countIf(attempts > 1) / count() AS fallback_trigger_frequency, count() AS requests"), per_request=True),
     Metric("cost_per_successful_request", "all spend / successful requests, USD",
            _requests("toFloat64(sum(cost_usd)) / countIf(status = 'ok') AS cost_per_successful_request, "
-                     "countIf(status = 'ok') AS successes")),
+                     "countIf(status = 'ok') AS successes"), per_request=True),
     Metric("tokens_per_dollar", "(input + output tokens) / spend, over priced requests",
            _requests("sum(input_tokens + output_tokens) / toFloat64(sum(cost_usd)) AS tokens_per_dollar, "
-                     "toFloat64(sum(cost_usd)) AS spend_usd", "cost_usd > 0")),
+                     "toFloat64(sum(cost_usd)) AS spend_usd", "cost_usd > 0"), per_request=True),
     Metric("budget_utilization_rate", "per provider and day: spend / daily budget",
            "SELECT provider AS group, day, toFloat64(sum(cost_usd)) AS spent_usd FROM spend_by_provider_day "
            "WHERE day >= toDate({start}) AND day < toDate({end}) + 1 GROUP BY group, day ORDER BY group, day"),
@@ -119,7 +135,13 @@ def run_metric(
         raise UnknownMetric(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
     if by not in DIMENSIONS:
         raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(DIMENSIONS)}")
-    rows = store.query(METRICS[name].sql.format(by=by, start=_literal(start), end=_literal(end)))
+    metric = METRICS[name]
+    if by in _PER_REQUEST and not metric.per_request:
+        raise ValueError(f"{name} is not counted per request, so it cannot be grouped by {by}; group it by one "
+                         f"of {', '.join(_SHARED)}")
+    prefix = "r." if "AS r FINAL" in metric.sql else ""
+    expression = _PER_REQUEST[by].format(t=prefix) if by in _PER_REQUEST else prefix + by
+    rows = store.query(metric.sql.format(by=expression, start=_literal(start), end=_literal(end)))
     if name == "budget_utilization_rate":
         budgets = daily_budgets or {}
         for row in rows:

@@ -41,7 +41,8 @@ def _from_clickhouse(settings: Settings, via_store, via_endpoint):  # noqa: ANN0
 def report(
     metrics: Annotated[Optional[list[str]], typer.Argument(help="Metric names; default all twelve.")] = None,
     since: Annotated[str, typer.Option(help="How far back, e.g. 1h, 24h, 7_days.")] = "24h",
-    by: Annotated[str, typer.Option(help="Group by model, provider, task_type or agent_context.")] = "model",
+    by: Annotated[str, typer.Option(help="Group by model, provider, task_type or agent_context; metrics over "
+                                         "requests also by finish_reason, response_format, tools or images.")] = "model",
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     plot: Annotated[Optional[Path], typer.Option(help="Also draw cost per day and p95 latency trends to this PNG.")] = None,
 ) -> None:

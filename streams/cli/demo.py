@@ -1,4 +1,5 @@
-"""The demo batch: every task type in routing_strategy plus a few agent contexts, summarised."""
+"""The demo batch: every task type in routing_strategy plus a few agent contexts, summarised; then an
+agent's tool loop (streams/cli/demo_agent.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.table import Table
 
+from streams.cli.demo_agent import run_tool_loop
 from streams.client.reply_client import ReplyClient
 from streams.config import HugaiConfig
 from streams.events import LLMRequest, LLMResponse
@@ -85,5 +87,7 @@ async def run_demo(bootstrap: str, config: HugaiConfig, *, console: Console, tim
     console.print(f"Publishing {len(requests)} demo requests to llm.requests ...")
     async with ReplyClient(bootstrap) as client:
         responses = await client.call(requests, timeout=timeout)
-    console.print(summary_table(requests, responses))
+        console.print(summary_table(requests, responses))
+        for answer in await run_tool_loop(client, console, timeout=timeout):
+            responses[answer.request_id] = answer
     return responses

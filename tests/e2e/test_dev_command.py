@@ -71,6 +71,10 @@ def test_dev_demo_once_runs_the_seed_task_types_on_the_simulated_provider_and_ex
                  "performance_optimization"):
         assert re.search(rf"│ {task} +│ [\w.-]+ +│ ok 4/4 ", done.stdout), task
     assert "did not succeed" not in done.stderr
+    # The agent's tool loop: the model calls the tool, the demo runs it, the model answers with its result.
+    assert re.search(r"agent tool loop, turn 1: gpt-4-turbo called get_weather\(\{\"city\": \"example\"\}\) \(tool_calls\)",
+                     done.stdout), done.stdout
+    assert re.search(r"agent tool loop, turn 2: gpt-4-turbo answered \(stop\): .*using the tool's result", done.stdout)
     assert not _listening(kafka_port) and not _listening(http_port), "everything it started must be stopped"
 
 

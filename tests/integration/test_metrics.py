@@ -19,8 +19,9 @@ DAY_BEFORE = (START - timedelta(days=1)).date().isoformat()
 A, B, C = "gpt-4-turbo", "claude-3-haiku", "claude-3-5-sonnet"
 
 
-def _request(rid, model, provider, status, attempts, tin, tout, cost, ttft, total, *, day=DAY, task="code_generation"):
-    return {"request_id": rid, "created_at": f"{day}T10:00:00Z", "responded_at": f"{day}T10:00:01Z", "task_type": task,
+def _request(rid, model, provider, status, attempts, tin, tout, cost, ttft, total, *, day=DAY, task="code_generation",
+             **agent):
+    return {**agent, "request_id": rid, "created_at": f"{day}T10:00:00Z", "responded_at": f"{day}T10:00:01Z", "task_type": task,
             "agent_context": "test_agent" if model == A else "", "environment": "test", "model": model, "provider": provider,
             "status": status, "attempts": attempts, "fallback_used": attempts > 1 and status == "ok",
             "input_tokens": tin, "output_tokens": tout, "cost_usd": cost, "ttft_ms": ttft, "total_ms": total, "simulated": False}
@@ -37,10 +38,11 @@ def store(tmp_path_factory):
     store = ChdbStore(tmp_path_factory.mktemp("metrics") / "ch")
     apply_migrations(store)
     store.insert("requests", [
-        _request("r1", A, "openai", "ok", 1, 100, 50, 0.0025, 100.0, 600.0),
-        _request("r2", A, "openai", "ok", 2, 200, 100, 0.005, 200.0, 1200.0),
+        _request("r1", A, "openai", "ok", 1, 100, 50, 0.0025, 100.0, 600.0, images=1, finish_reason="stop"),
+        _request("r2", A, "openai", "ok", 2, 200, 100, 0.005, 200.0, 1200.0, finish_reason="stop"),
         _request("r3", A, "openai", "error", 1, 0, 0, 0.0, None, 50.0),
-        _request("r4", B, "anthropic", "ok", 1, 1000, 500, 0.000875, 50.0, 550.0, task="security_review"),
+        _request("r4", B, "anthropic", "ok", 1, 1000, 500, 0.000875, 50.0, 550.0, task="security_review",
+                 tools_offered=2, tool_calls=1, finish_reason="tool_calls"),
         _request("r5", A, "openai", "ok", 1, 10, 10, 1.0, 1.0, 2.0, day=DAY_BEFORE),  # outside the range
     ])
     store.insert("attempts", [
@@ -114,6 +116,18 @@ def test_cost_metrics(store):
 def test_grouping_by_agent_and_provider(store):
     assert _by_group(store, "cost_per_successful_request", by="agent_context")["test_agent"]["successes"] == 2
     assert set(_by_group(store, "error_rate", by="agent_context")) == {""}  # attempts here carry no agent
+
+
+def test_grouping_by_agent_traffic_flags(store):
+    cost = _by_group(store, "cost_per_successful_request", by="tools")
+    assert (cost["with tools"]["successes"], cost["no tools"]["successes"]) == (1, 2)
+    finish = _by_group(store, "total_response_time", by="finish_reason")
+    assert (finish["tool_calls"]["responses"], finish["stop"]["responses"]) == (1, 2)
+    rating = _by_group(store, "human_satisfaction_rating", by="images")  # a metric joined with feedback
+    assert rating["with images"]["human_satisfaction_rating"] == 5
+    assert rating["no images"]["human_satisfaction_rating"] == pytest.approx((3 + 4) / 2)
+    with pytest.raises(ValueError, match="error_rate is not counted per request, so it cannot be grouped by tools"):
+        run_metric(store, "error_rate", start=START, end=END, by="tools")
 
 
 def test_every_seed_metric_has_a_query():

@@ -7,6 +7,7 @@ import json
 import uuid
 
 from rich.console import Console
+from rich.markup import escape
 
 from streams.client.reply_client import ReplyClient
 from streams.events import ChatMessage, LLMRequest, LLMResponse, ToolSpec
@@ -39,12 +40,12 @@ async def run_tool_loop(client: ReplyClient, console: Console, *, timeout: float
             break
         if not answer.tool_calls:
             console.print(f"agent tool loop, turn {turn}: {answer.model} answered ({answer.finish_reason}): "
-                          f"{answer.content}")
+                          f"{escape(answer.content or '')}")
             break
         history.append(ChatMessage(role="assistant", content=answer.content or None, tool_calls=answer.tool_calls))
         for call in answer.tool_calls:
             result = _get_weather(call.arguments)
-            console.print(f"agent tool loop, turn {turn}: {answer.model} called {call.name}({call.arguments}) "
-                          f"({answer.finish_reason}); the demo ran it: {result}")
+            console.print(f"agent tool loop, turn {turn}: {answer.model} called {call.name}({escape(call.arguments)}) "
+                          f"({answer.finish_reason}); the demo ran it: {escape(result)}")
             history.append(ChatMessage(role="tool", tool_call_id=call.id, content=result))
     return answers

@@ -152,7 +152,8 @@ class ModelSpec(_Strict):
     context_length: int = Field(gt=0)
     function_calling: bool = False
     vision: bool = False  # reads image parts
-    structured_output: bool = False  # can be held to a JSON response_format
+    json_mode: bool = False  # can be held to JSON output (response_format json_object)
+    structured_output: bool = False  # can be held to a JSON schema (json_schema); implies json_mode
     price: ModelPrice | None = None
 
 

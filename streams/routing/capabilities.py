@@ -2,7 +2,7 @@
 
 A need comes from the request itself (tools, images, a JSON response format, a seed, tool calls one at
 a time); whether a model has it comes from its catalog entry (function_calling, vision,
-structured_output) or from what its family's API can be sent at all (FAMILY_LACKS). A model that lacks
+json_mode, structured_output) or from what its family's API can be sent at all (FAMILY_LACKS). A model that lacks
 a need is excluded with the reason, as the request's own limit: when none is left the answer is
 no_model_fits, naming each model and what it lacks.
 """
@@ -29,7 +29,8 @@ _WHY: dict[Need, str] = {
     "function_calling": "does not call functions (the request has tools)",
     "vision": "does not read images (the request has images)",
     "image_urls": "reads images only inline, as data: URLs (the request has an https image)",
-    "structured_output": "cannot be held to a JSON response_format",
+    "json_mode": "cannot be held to JSON output (response_format json_object)",
+    "structured_output": "cannot be held to a JSON schema (response_format json_schema)",
     "seed": "takes no seed (the request sets one)",
     "sequential_tool_calls": "cannot be told to call tools one at a time (parallel_tool_calls is false)",
 }
@@ -46,7 +47,7 @@ def needs_of(request: LLMRequest) -> frozenset[Need]:
     if any(not image.url.startswith("data:") for image in images):
         needs.add("image_urls")
     if request.response_format is not None and request.response_format.type != "text":
-        needs.add("structured_output")
+        needs.add("structured_output" if request.response_format.type == "json_schema" else "json_mode")
     if request.seed is not None:
         needs.add("seed")
     if request.parallel_tool_calls is False:
@@ -59,7 +60,7 @@ def lacking(spec: ModelSpec, needs: frozenset[Need]) -> str | None:
     if not needs:
         return None
     has = {"function_calling": spec.function_calling, "vision": spec.vision,
-           "structured_output": spec.structured_output}
+           "json_mode": spec.json_mode or spec.structured_output, "structured_output": spec.structured_output}
     family = FAMILY_LACKS.get(spec.provider, frozenset())
     missing = sorted(n for n in needs if not has.get(n, True) or n in family)
     return "; ".join(_WHY[n] for n in missing) or None

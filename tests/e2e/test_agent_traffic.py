@@ -192,7 +192,7 @@ async def test_a_family_that_cannot_do_what_is_asked_is_not_sent_it(dev, server)
         await sdk.chat.completions.create(model="claude-agent", messages=[{"role": "user", "content": marker}],
                                           response_format=fmt)
     assert caught.value.code == "no_model_fits"
-    assert "claude-agent: cannot be held to a JSON response_format" in caught.value.message
+    assert "claude-agent: cannot be held to JSON output (response_format json_object)" in caught.value.message
     with pytest.raises(openai.BadRequestError) as caught:
         await sdk.chat.completions.create(model="claude-agent", messages=[{"role": "user", "content": marker}], seed=3)
     assert "takes no seed" in caught.value.message

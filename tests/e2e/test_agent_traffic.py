@@ -17,8 +17,9 @@ import openai
 import pytest
 
 from analytics.store import ChdbStore
+from streams.client import ModelManager
 from streams.client.reply_client import ReplyClient
-from streams.events import LLMRequest
+from streams.events import LLMRequest, ToolCallFragment
 from streams.events.topic_names import DLQ, MAX_HTTP_BODY_BYTES
 from tests.conftest import CALLER_KEY, SENTINEL_KEY, config_file, running_stack
 from tests.support.kafka_io import consume_until, produce
@@ -291,6 +292,33 @@ async def test_an_agent_framework_runs_its_tool_loop_through_the_router_unchange
     first, second = _sent(server, marker)
     assert [t["function"]["name"] for t in first["tools"]] == ["get_weather"]
     assert second["messages"][-1]["role"] == "tool" and second["messages"][-1]["content"] == "18 degrees and sunny in example"
+
+
+async def test_model_manager_runs_a_tool_loop_over_kafka_and_streams_the_call_in_fragments(dev):
+    tool = {"name": "get_weather", "parameters": WEATHER["function"]["parameters"]}
+    marker = _marker()
+    manager = ModelManager(bootstrap=dev.bootstrap)
+    try:
+        asked = await manager.agenerate(messages=[{"role": "user", "content": f"weather? {marker}"}], tools=[tool],
+                                        tool_choice={"name": "get_weather"}, preferred_model="gpt-agent",
+                                        task_type="code_generation")
+        assert asked.finish_reason == "tool_calls" and [c.name for c in asked.tool_calls] == ["get_weather"]
+        call = asked.tool_calls[0]
+        answered = await manager.agenerate(task_type="code_generation", tools=[tool], preferred_model="gpt-agent",
+                                           messages=[{"role": "user", "content": f"weather? {marker}"},
+                                                     {"role": "assistant", "tool_calls": [call.model_dump()]},
+                                                     {"role": "tool", "tool_call_id": call.id, "content": "cold"}])
+        assert answered.content == "the tool said: cold" and answered.finish_reason == "stop"
+        pieces = [p async for p in manager.astream(messages=[{"role": "user", "content": f"again {_marker()}"}],
+                                                   tools=[tool], preferred_model="claude-agent",
+                                                   task_type="code_generation")]
+    finally:
+        await manager.aclose()
+    fragments = [p for p in pieces if isinstance(p, ToolCallFragment)]
+    final = pieces[-1]
+    assert len(fragments) >= 2 and fragments[0].id == final.tool_calls[0].id == "toolu_wire_1"
+    assert "".join(f.arguments for f in fragments) == final.tool_calls[0].arguments
+    assert final.finish_reason == "tool_calls"
 
 
 def test_clickhouse_has_counts_and_flags_and_the_skipped_models_reason_never_content(dev):

@@ -11,6 +11,9 @@ Agent traffic: given tools (and a tool_choice other than none), it calls one: th
 first, with arguments that fit its schema; after a tool result it answers in text. With a JSON
 response_format it answers JSON (fitting the schema, if one is given). An answer cut by max_tokens
 ends with finish_reason "length".
+
+Prompt caching, as providers bill it: a quarter of requests (by hash) write half their input to the
+cache, another quarter read half of it from the cache, so every cost path sees all three rates.
 """
 
 from __future__ import annotations
@@ -79,10 +82,14 @@ class SimulatedProvider:
         calls = self._tool_calls(request, seed)
         content = "" if calls else self._content(request, prompt_words)
         finish = "tool_calls" if calls else "length" if output_tokens < wanted and not request.response_format else "stop"
+        # Roughly 4 characters a token, the usual rule of thumb for English text.
+        input_tokens = max(1, sum(len(m.text) for m in request.messages) // 4)
+        cache = _unit(seed + ":cache")
         return ChatResult(
             content=content,
-            # Roughly 4 characters a token, the usual rule of thumb for English text.
-            usage=Usage(input_tokens=max(1, sum(len(m.text) for m in request.messages) // 4), output_tokens=output_tokens),
+            usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens,
+                        cache_write_tokens=input_tokens // 2 if cache < 0.25 else 0,
+                        cached_input_tokens=input_tokens // 2 if 0.25 <= cache < 0.5 else 0),
             ttft_ms=latency_ms * 0.3,
             total_ms=latency_ms,
             response_model=request.model,

@@ -3,11 +3,11 @@ answer's fields. The one place the event contract meets the provider types."""
 
 from __future__ import annotations
 
-from providers import ChatRequest, ChatResult
+from providers import ChatRequest, ChatResult, Usage
 from providers import types as p
-from streams.events import ChatMessage, LLMRequest, ToolCall
+from streams.events import ChatMessage, LLMRequest, TokenUsage, ToolCall
 
-__all__ = ["chat_request", "answer_tool_calls"]
+__all__ = ["chat_request", "answer_tool_calls", "token_usage"]
 
 
 def _message(message: ChatMessage) -> p.Message:
@@ -50,3 +50,10 @@ def chat_request(request: LLMRequest, api_model: str) -> ChatRequest:
 
 def answer_tool_calls(result: ChatResult) -> list[ToolCall]:
     return [ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in result.tool_calls]
+
+
+def token_usage(usage: Usage) -> TokenUsage:
+    """Every billed field of a provider's usage, for the answer."""
+    return TokenUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                      cached_input_tokens=usage.cached_input_tokens, cache_write_tokens=usage.cache_write_tokens,
+                      cache_write_1h_tokens=usage.cache_write_1h_tokens, reasoning_tokens=usage.reasoning_tokens)

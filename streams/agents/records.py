@@ -43,8 +43,9 @@ class Records:
             environment=self.environment, task_type=request.task_type, agent_context=request.agent_context or "",
             model=attempt.model, provider=attempt.provider,
             status=attempt.status, error_code=attempt.error_code or "", latency_ms=attempt.latency_ms, ttft_ms=ttft_ms,
-            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=cost, simulated=simulated,
-            provider_finish_reason=attempt.provider_finish_reason or "", **self.who(request),
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens, cost_usd=cost,
+            simulated=simulated, provider_finish_reason=attempt.provider_finish_reason or "", **self.who(request),
         )
 
     def completed(self, request: LLMRequest, response: LLMResponse) -> RequestCompleted:
@@ -67,6 +68,9 @@ class Records:
             cache_hit=response.cache_hit,
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
+            cached_input_tokens=response.usage.cached_input_tokens,
+            cache_write_tokens=response.usage.cache_write_tokens,
+            reasoning_tokens=response.usage.reasoning_tokens,
             cost_usd=response.cost_usd,
             ttft_ms=response.latency_ms.ttft,
             total_ms=response.latency_ms.total,

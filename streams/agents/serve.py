@@ -31,7 +31,7 @@ from streams.agents.breakers import LocalBreakers
 from streams.agents.budget_gate import BudgetGate
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
-from streams.agents.provider_call import answer_tool_calls, chat_request
+from streams.agents.provider_call import answer_tool_calls, chat_request, token_usage
 from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.agents.records import Records
 from streams.agents.resilience import BreakerRefused, ResilientCaller, breaker_policy, rate_limiters, resilient_caller
@@ -354,7 +354,7 @@ class RequestServer:
                 content=result.content,
                 tool_calls=answer_tool_calls(result),
                 finish_reason=result.finish_reason,
-                usage=TokenUsage(input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens),
+                usage=token_usage(result.usage),
                 cost_usd=cost,
                 latency_ms=Latency(ttft=ttft_ms(result, relay, started), total=ms_since(started)),
                 attempts=attempts,
@@ -386,7 +386,7 @@ class RequestServer:
                 route, produced, cost = partial
                 response = response.model_copy(update=dict(
                     model=route.model, provider=route.spec.provider, content=produced.content, cost_usd=cost,
-                    usage=TokenUsage(input_tokens=produced.usage.input_tokens, output_tokens=produced.usage.output_tokens),
+                    usage=token_usage(produced.usage),
                     latency_ms=Latency(ttft=ttft_ms(produced, relay, started), total=response.latency_ms.total),
                     usage_estimated=produced.usage_estimated))
         reason = "degraded" if degraded and response.status == "ok" else plan.reason

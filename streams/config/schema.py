@@ -137,11 +137,15 @@ class SecurityConfiguration(_Strict):
 
 
 class ModelPrice(_Strict):
-    """USD per million tokens; overrides the genai-prices catalog for this model."""
+    """USD per million tokens; overrides the genai-prices catalog for this model. Cache reads and writes
+    default to the input rate, one-hour cache writes to the cache-write rate, reasoning to the output rate."""
 
     input_per_mtok: Decimal = Field(ge=0)
     output_per_mtok: Decimal = Field(ge=0)
     cached_input_per_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h_per_mtok: Decimal | None = Field(default=None, ge=0)
+    reasoning_per_mtok: Decimal | None = Field(default=None, ge=0)
 
 
 class ModelSpec(_Strict):

@@ -15,8 +15,17 @@ __all__ = ["TokenUsage", "Latency", "Attempt", "ErrorInfo", "LLMResponse", "Stre
 
 
 class TokenUsage(Event):
+    """Tokens as the provider bills them. input_tokens counts every input token; cached_input_tokens and
+    cache_write_tokens are the parts of it read from and written to the provider's prompt cache
+    (cache_write_1h_tokens: the writes at the one-hour rate); reasoning_tokens is the part of
+    output_tokens spent thinking."""
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 class Latency(Event):

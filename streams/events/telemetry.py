@@ -33,6 +33,10 @@ class RequestCompleted(Event):
     cache_hit: bool = False
     input_tokens: int
     output_tokens: int
+    # Parts of the tokens above, as the provider bills them (TokenUsage).
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
     cost_usd: float
     ttft_ms: float | None = None
     total_ms: float
@@ -72,6 +76,9 @@ class AttemptCompleted(Event):
     ttft_ms: float | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
     cost_usd: float = 0.0
     simulated: bool
     provider_finish_reason: str = ""  # the family's own word: end_turn, MAX_TOKENS, COMPLETE, ...

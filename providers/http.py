@@ -83,17 +83,32 @@ def _error_text(body: object) -> tuple[str, str]:
     return str(body.get("message") or ""), str(body.get("type") or "")
 
 
+def _retry_info(body: object) -> float | None:
+    """Gemini's wait, in its error body rather than a header: a google.rpc.RetryInfo detail's retryDelay."""
+    if isinstance(body, list) and body:
+        body = body[0]
+    error = body.get("error") if isinstance(body, dict) else None
+    for detail in (error.get("details") or []) if isinstance(error, dict) else []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            try:
+                return max(0.0, float(str(detail.get("retryDelay", "")).removesuffix("s")))
+            except ValueError:
+                return None
+    return None
+
+
 def error_from_response(status: int, content: bytes, headers: httpx.Headers, *, provider: str) -> ProviderError:
     try:
-        message, kind = _error_text(json.loads(content))
+        body = json.loads(content)
     except ValueError:
-        message, kind = "", ""
+        body = None
+    message, kind = _error_text(body)
     return classify_http_error(
         status,
         message or f"HTTP {status}",
         provider=provider,
         error_type=kind,
-        retry_after=parse_retry_after(headers.get("retry-after")),
+        retry_after=parse_retry_after(headers.get("retry-after")) or _retry_info(body),
     )
 
 

@@ -1,7 +1,8 @@
 """The breaker keeper: one writer per model for its breaker and live figures, in Faust tables.
 
 It reads llm.outcomes (keyed by model, so each model's outcomes reach one worker, in order; a
-worker sends successes on a healthy model in batches, streams/agents/breakers.py),
+worker sends successes on a healthy model in batches, streams/agents/breakers.py; and a long
+Retry-After it was told, which marks the model rate limited until then for every worker),
 keeps the breaker state in a table and the current window's figures in a tumbling windowed
 table, and broadcasts the result on llm.model-health for every worker to read. A breaker change
 is broadcast at once and filed in ClickHouse (BreakerChanged on llm.telemetry); figures go out
@@ -25,7 +26,7 @@ from streams.events import ModelHealth, ModelOutcome
 from streams.events.topic_names import MODEL_HEALTH
 from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics
-from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim
+from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim, on_rate_limited
 
 __all__ = ["register_breaker_keeper", "WINDOW_S", "LATENCY_BOUNDS_MS", "figures_of", "add_call"]
 
@@ -84,6 +85,11 @@ def register_breaker_keeper(app: faust.App, topics: Topics, side: SideChannel, *
         state = BreakerState(**raw) if raw else BreakerState()
         if outcome.kind == "probe_claim":
             new, names = on_probe_claim(state, policy, now, outcome.worker)
+        elif outcome.kind == "rate_limited":
+            new, names = on_rate_limited(state, outcome.until or now), []
+            if new != state:
+                log.info("%s is rate limited by its provider for %.0f s (told %s)", model, (outcome.until or now) - now,
+                         outcome.worker)
         else:  # successes in a row do what one does: a "calls" batch (ok) is applied once
             new, names = on_outcome(state, policy, now, ok=outcome.ok, probe=outcome.probe)
             windows[model] = add_call(windows[model].current(), outcome)

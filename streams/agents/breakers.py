@@ -15,7 +15,15 @@ from dataclasses import asdict
 from typing import Literal
 
 from streams.events import BreakerChanged, ModelHealth, ModelOutcome, utcnow
-from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim, verdict
+from streams.routing.breaker import (
+    BreakerPolicy,
+    BreakerState,
+    limited_for,
+    on_outcome,
+    on_probe_claim,
+    on_rate_limited,
+    verdict,
+)
 from streams.routing.scoring import Figures
 
 __all__ = ["Breakers", "LocalBreakers", "ClusterBreakers", "breaker_changed"]
@@ -44,6 +52,14 @@ class Breakers:
 
     def state(self, model: str) -> BreakerState:
         raise NotImplementedError
+
+    async def limit(self, model: str, until: float) -> None:
+        """The provider told us to wait until `until` (epoch seconds): skip the model till then, everywhere."""
+        raise NotImplementedError
+
+    def limited_for(self, model: str, now: float) -> float:
+        """Seconds `model` is still rate limited for, 0 when it is not."""
+        return limited_for(self.state(model), now)
 
     async def flush(self) -> None:
         """Send whatever report() gathered; a process that is its own keeper has nothing to send."""
@@ -80,6 +96,9 @@ class LocalBreakers(Breakers):
             self._probing.discard(model)
         self._set(model, *on_outcome(self.state(model), self.policy, self._clock(), ok=ok, probe=probe), events)
 
+    async def limit(self, model: str, until: float) -> None:
+        self._states[model] = on_rate_limited(self.state(model), until)
+
 
 class ClusterBreakers(Breakers):
     """The keeper's state, as last broadcast; outcomes and probe claims go out on llm.outcomes."""
@@ -102,15 +121,23 @@ class ClusterBreakers(Breakers):
         self._successes: dict[str, list[tuple[float, int]]] = {}  # model -> (latency ms, output tokens) not yet sent
 
     def apply(self, health: ModelHealth) -> None:
+        # A limit this worker was told of itself holds until the keeper's broadcast catches up with it.
+        told = self._states.get(health.model, BreakerState()).limited_until or 0.0
         self._states[health.model] = BreakerState(state=health.state, failures=health.failures,
                                                   opened_at=health.opened_at, probe_holder=health.probe_holder,
-                                                  probe_granted_at=health.probe_granted_at)
+                                                  probe_granted_at=health.probe_granted_at,
+                                                  limited_until=max(health.limited_until or 0.0, told) or None)
         self.figures[health.model] = Figures.of(health.figures)
         self.applied_at[health.model] = self._clock()
 
+    async def limit(self, model: str, until: float) -> None:
+        self._states[model] = on_rate_limited(self.state(model), until)  # this worker skips it at once
+        await self._send(ModelOutcome(model=model, worker=self.me, at=self._clock(), kind="rate_limited", until=until))
+
     def describe(self) -> dict[str, dict]:
         return {model: {"state": state.state, "failures": state.failures, "opened_at": state.opened_at,
-                        "probe_holder": state.probe_holder, "applied_at": self.applied_at.get(model),
+                        "probe_holder": state.probe_holder, "limited_until": state.limited_until,
+                        "applied_at": self.applied_at.get(model),
                         "figures": asdict(self.figures[model]) if model in self.figures else {}}
                 for model, state in self._states.items()}
 

@@ -4,6 +4,10 @@ The breakers are a `Breakers` board: kept in this process, or cluster-wide (see 
 Only retryable provider errors are retried. A fatal error means the provider answered (the
 request was at fault), so it counts as a success for the breaker and is never retried.
 An operator's forced-closed breaker is not consulted at all.
+
+A rate limit whose Retry-After is longer than `reroute_after_s` is not waited for: the model is
+marked limited until then for the whole cluster (Breakers.limit) and the call ends in RateLimitedAway,
+so the request moves on to its next candidate at once.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from providers import ChatResult, FatalError, ProviderError, RetryableError
+from providers import ChatResult, FatalError, ProviderError, RateLimited, RetryableError
 from providers.ratelimit import RateLimiter
 from streams.agents.breakers import Breakers
 from streams.agents.cluster_state import ClusterState
@@ -23,7 +27,7 @@ from streams.config import HugaiConfig
 from streams.routing.backoff import BackoffPolicy, retry_delay
 from streams.routing.breaker import BreakerPolicy
 
-__all__ = ["BreakerRefused", "ResilientCaller", "breaker_policy", "rate_limiters", "resilient_caller"]
+__all__ = ["BreakerRefused", "RateLimitedAway", "ResilientCaller", "breaker_policy", "rate_limiters", "resilient_caller"]
 
 Recorder = Callable[[ChatResult | None, ProviderError | None, float], None]
 
@@ -32,16 +36,30 @@ class BreakerRefused(Exception):
     """The model's breaker is open (or the cluster's one probe is elsewhere): try another model."""
 
 
+class RateLimitedAway(ProviderError):
+    """The provider asked for a wait longer than a request is held: not retried here, try another model.
+    Neither retryable (no retry on this model) nor fatal (the next candidate is tried)."""
+
+    code = "rate_limited"
+
+    def __init__(self, cause: RateLimited, wait_s: float):
+        super().__init__(f"{cause.message} (asked to wait {wait_s:.0f} s)", provider=cause.provider, status=cause.status)
+        self.wait_s = wait_s
+
+
 class ResilientCaller:
     def __init__(self, *, backoff: BackoffPolicy, breakers: Breakers,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  jitter: Callable[[], float] = random.random,
-                 forced_closed: Callable[[str], bool] = lambda model: False):
+                 forced_closed: Callable[[str], bool] = lambda model: False,
+                 reroute_after_s: float = 2.0, clock: Callable[[], float] = time.time):
         self.backoff = backoff
         self.breakers = breakers
         self._sleep = sleep
         self._jitter = jitter
         self._forced_closed = forced_closed
+        self._reroute_after_s = reroute_after_s
+        self._clock = clock
 
     def _wait(self, retry_state: RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
@@ -79,6 +97,10 @@ class ResilientCaller:
             record(None, exc, latency)
             await self.breakers.report(model, ok=isinstance(exc, FatalError), probe=probe, latency_ms=latency,
                                        output_tokens=0, events=events)
+            wait = getattr(exc, "retry_after", None)
+            if isinstance(exc, RateLimited) and wait is not None and wait > self._reroute_after_s:
+                await self.breakers.limit(model, self._clock() + wait)
+                raise RateLimitedAway(exc, wait) from exc
             raise
         except BaseException:
             if probe:  # cancelled mid-probe: no proof of health, so it counts as failed and the clock restarts
@@ -103,7 +125,8 @@ def resilient_caller(config: HugaiConfig, state: ClusterState) -> ResilientCalle
         initial_delay_s=retry.initial_delay.total_seconds() if retry and retry.initial_delay else 1.0,
         max_delay_s=retry.max_delay.total_seconds() if retry and retry.max_delay else 60.0,
     )
-    return ResilientCaller(backoff=backoff, breakers=state.breakers, forced_closed=state.forced_closed)
+    return ResilientCaller(backoff=backoff, breakers=state.breakers, forced_closed=state.forced_closed,
+                           reroute_after_s=config.circuit_breaker.rate_limit_reroute_after.total_seconds())
 
 
 def rate_limiters(config: HugaiConfig) -> dict[str, RateLimiter]:

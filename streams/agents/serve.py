@@ -13,17 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers import (
-    ChatRequest,
-    ChatResult,
-    FatalError,
-    PriceOverride,
-    ProviderError,
-    StreamChunk,
-    UnknownPrice,
-    Usage,
-    cost_usd,
-)
+from providers import ChatRequest, ChatResult, FatalError, ProviderError, StreamChunk
 from providers.ratelimit import RateLimiter
 from streams.agents.answers import cached, ms_since, nothing_left, ttft_ms
 from streams.agents.approvals import ApprovalGate
@@ -31,12 +21,20 @@ from streams.agents.breakers import LocalBreakers
 from streams.agents.budget_gate import BudgetGate
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
+from streams.agents.price_book import PriceBook
 from streams.agents.provider_call import answer_tool_calls, chat_request, token_usage
 from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.agents.records import Records
-from streams.agents.resilience import BreakerRefused, ResilientCaller, breaker_policy, rate_limiters, resilient_caller
+from streams.agents.resilience import (
+    BreakerRefused,
+    RateLimitedAway,
+    ResilientCaller,
+    breaker_policy,
+    rate_limiters,
+    resilient_caller,
+)
 from streams.agents.streaming import DeltaRelay, StreamCancels, StreamInterrupted, stream_call
-from streams.config import HugaiConfig, ModelSpec
+from streams.config import HugaiConfig
 from streams.events import (
     Attempt,
     AttemptCompleted,
@@ -70,6 +68,7 @@ class Plan:
     reason: str  # routing_strategy | agent_model_mapping | preferred_model | operator_pin | cost_efficiency
     tokens: int  # estimated input + output tokens, for the rate limits
     estimated_cost: dict[str, float]
+    rate_limited: frozenset[str] = frozenset()  # skipped: their provider asked for a wait that has not ended
 
 
 @dataclass
@@ -119,29 +118,17 @@ class RequestServer:
         self._monotonic = monotonic
         self._cancels = cancels or StreamCancels()
         self._records = Records(environment, config.security_configuration.data_protection.request_logging == "full")
-        self._rates: dict[str, tuple[float, float]] = {}  # model -> USD per input token, per output token
+        self._prices = PriceBook(config)
         # provider family -> calls under way now, for the queue-depth samples; model -> the same, for balancing
         self.in_flight: Counter[str] = Counter()
         self.in_flight_models: Counter[str] = Counter()
 
     def warm_up(self) -> list[str]:
         """Load the price catalog now, not under the first requests; return models it has no price for."""
-        unpriced = []
-        for model, spec in self._config.models.items():
-            try:
-                per_input = float(self._price(spec, Usage(input_tokens=1_000_000))) / 1e6
-                per_output = float(self._price(spec, Usage(output_tokens=1_000_000))) / 1e6
-            except UnknownPrice:
-                unpriced.append(f"{spec.provider}/{spec.api_model}")
-                per_input = per_output = 0.0
-            self._rates[model] = (per_input, per_output)
-        return unpriced
+        return self._prices.warm_up()
 
     def estimate_cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        if not self._rates:
-            self.warm_up()
-        per_input, per_output = self._rates.get(model, (0.0, 0.0))
-        return input_tokens * per_input + output_tokens * per_output
+        return self._prices.estimate(model, input_tokens, output_tokens)
 
     def plan(self, request: LLMRequest) -> Plan:
         """Route, then the matrix: the order to try, with scores and exclusions. Raises RoutingError."""
@@ -156,6 +143,10 @@ class RequestServer:
         profile = self._profile
         complexity = str(request.metadata.get("complexity") or config.task_complexity.get(request.task_type, "complex"))
         unavailable = {m: why for m, s in config.models.items() if (why := overrides.unavailable(m, s.provider))}
+        now = self._clock().timestamp()
+        waits = {m: wait for m in config.models if m not in unavailable
+                 and (wait := self.state.breakers.limited_for(m, now)) > 0}
+        unavailable |= {m: f"rate limited by its provider for {wait:.0f} s more" for m, wait in waits.items()}
         estimated = {m: self.estimate_cost(m, input_tokens, output_tokens) for m in config.models}
         if reason != "operator_pin" and request.preferred_model is None and applies(
                 config, complexity, profile.cost_optimization if profile else None):
@@ -171,7 +162,8 @@ class RequestServer:
                        estimated_cost=estimated, figures=self.state.figures(), unavailable=unavailable,
                        in_flight=self.in_flight_models)
         return Plan(ranking=ranking, reason=reason, tokens=input_tokens + output_tokens,
-                    estimated_cost={m: estimated[m] for m in ranking.order + ranking.degrade})
+                    estimated_cost={m: estimated[m] for m in ranking.order + ranking.degrade},
+                    rate_limited=frozenset(waits))
 
     @property
     def shares_answers(self) -> bool:
@@ -205,7 +197,8 @@ class RequestServer:
         ranking = plan.ranking
         excluded = dict(ranking.excluded)
         if not ranking.order and not ranking.degrade:
-            return self._refuse(request, started, "rejected", nothing_left(excluded, limited=ranking.limited),
+            return self._refuse(request, started, "rejected", nothing_left(excluded, limited=ranking.limited,
+                                                                          rate_limited=plan.rate_limited),
                                 plan=plan)
         shared = self._sharing(request, plan)
         if shared is None:
@@ -278,7 +271,7 @@ class RequestServer:
         partial: tuple[Route, ChatResult, float] | None = None  # a stream that broke off: what it produced, and cost
         degraded = False
         budget_refusal: str | None = None
-        rate_limited: set[str] = set()
+        rate_limited: set[str] = set(plan.rate_limited)
         # The degrade tail is reached only when every candidate failed retryably or was refused
         # (success and fatal errors leave the loop): degrade_gracefully.
         for model in ranking.order + ranking.degrade:
@@ -298,7 +291,7 @@ class RequestServer:
                                         latency_ms=round(latency_ms, 3), error_code=error.code if error else None,
                                         provider_finish_reason=result.provider_finish_reason if result else None))
                 billed = result or getattr(error, "partial", None)  # a broken-off stream's tokens are billed
-                cost = self._cost(route.spec, billed.usage) if billed is not None else 0.0
+                cost = self._prices.cost(route.spec, billed.usage) if billed is not None else 0.0
                 telemetry.append(self._records.attempt(
                     request, len(attempts), self._clock(), attempts[-1], billed.simulated if billed else route.simulated,
                     ttft_ms=billed.ttft_ms if billed else None, usage=billed.usage if billed else None, cost=cost))
@@ -330,14 +323,19 @@ class RequestServer:
             try:
                 result = await self._caller.call(model, invoke, record=record, events=telemetry,
                                                  max_attempts=self._max_attempts)
-                cost = self._cost(route.spec, result.usage)
+                cost = self._prices.cost(route.spec, result.usage)
             except BreakerRefused:
                 excluded[model] = "circuit breaker open"
+                continue
+            except RateLimitedAway as exc:  # a long wait: skipped here, and by every worker till it ends
+                excluded[model] = f"rate limited by {route.spec.provider}: asked to wait {exc.wait_s:.0f} s"
+                rate_limited.add(model)
+                last_error = exc
                 continue
             except ProviderError as exc:
                 last_error = exc
                 if (broken_off := getattr(exc, "partial", None)) is not None:
-                    cost = self._cost(route.spec, broken_off.usage)
+                    cost = self._prices.cost(route.spec, broken_off.usage)
                     partial = (route, broken_off, cost)
                 if isinstance(exc, (FatalError, StreamInterrupted)):  # a stream that began is never spliced
                     break
@@ -403,15 +401,3 @@ class RequestServer:
             telemetry.append(self._records.decided(request, response, plan.ranking, plan.reason, dict(plan.ranking.excluded)))
         telemetry.append(self._records.completed(request, response))
         return Served(response, telemetry)
-
-    @staticmethod
-    def _price(spec: ModelSpec, usage: Usage):  # noqa: ANN205 - Decimal
-        override = PriceOverride(**spec.price.model_dump()) if spec.price else None
-        return cost_usd(spec.provider, spec.api_model, usage, override)
-
-    def _cost(self, spec: ModelSpec, usage: Usage) -> float:
-        try:
-            return float(self._price(spec, usage))
-        except UnknownPrice:
-            # warm_up() already warned about this model at start; the answer still goes out.
-            return 0.0

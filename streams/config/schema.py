@@ -203,10 +203,14 @@ class ApiKeySpec(_Strict):
 
 
 class CircuitBreakerSpec(_Strict):
-    """The seed's ModelCircuitBreaker defaults."""
+    """The seed's ModelCircuitBreaker defaults, and when a rate limit sends requests elsewhere."""
 
     failure_threshold: int = Field(default=5, ge=1)
     recovery_timeout: Duration = "300s"  # type: ignore[assignment]
+    # A 429 whose Retry-After is longer than this marks the model rate limited until the wait ends, on
+    # every worker, and the request goes on to its next candidate at once; a shorter one is waited
+    # for and retried on the same model.
+    rate_limit_reroute_after: Duration = "2s"  # type: ignore[assignment]
 
 
 class HumanOversight(_Strict):

@@ -19,14 +19,16 @@ class ModelOutcome(Event):
     since the provider answered). kind "calls": several calls ended ok, one latency each in
     `latencies_ms`, their output tokens summed; a worker gathers them while the model's breaker is
     closed with no failures, where a success changes nothing but the figures. kind "probe_claim":
-    a worker asks for a HALF_OPEN probe.
+    a worker asks for a HALF_OPEN probe. kind "rate_limited": the provider told a worker to wait until
+    `until` (epoch seconds), longer than a request should be held: every worker skips the model till then.
     """
 
     event_type: Literal["model_outcome"] = "model_outcome"
     model: str
     worker: str
     at: float  # epoch seconds
-    kind: Literal["call", "calls", "probe_claim"] = "call"
+    kind: Literal["call", "calls", "probe_claim", "rate_limited"] = "call"
+    until: float | None = None
     ok: bool = True
     probe: bool = False
     latency_ms: float = 0.0
@@ -50,6 +52,7 @@ class ModelHealth(Event):
     opened_at: float | None = None
     probe_holder: str | None = None
     probe_granted_at: float | None = None
+    limited_until: float | None = None  # rate limited by its provider until then (epoch seconds)
     figures: dict[str, float] = {}
 
 

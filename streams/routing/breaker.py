@@ -11,6 +11,10 @@ that finds the recovery timeout passed *claims* it, the keeper grants it to the 
 only that worker sends it. Exactly one probe is in flight in the whole cluster. A probe whose holder
 never reports (it died) is granted again after another recovery_timeout.
 
+A rate limit is kept beside the breaker: a 429 whose wait is longer than the router should hold a
+request marks the model limited until the wait ends (on_rate_limited), on every worker, and routing
+skips it until then; the breaker itself is not opened by it.
+
 Times are wall-clock seconds (epoch): the state travels between machines.
 """
 
@@ -19,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["BreakerPolicy", "BreakerState", "Verdict", "on_outcome", "on_probe_claim", "verdict"]
+__all__ = ["BreakerPolicy", "BreakerState", "Verdict", "on_outcome", "on_probe_claim", "on_rate_limited", "verdict",
+           "limited_for"]
 
 State = Literal["closed", "open", "half_open"]
 # call: go ahead. probe: go ahead, this is the one probe. claim: ask the keeper for the probe, do not call now.
@@ -39,6 +44,17 @@ class BreakerState:
     opened_at: float | None = None
     probe_holder: str | None = None
     probe_granted_at: float | None = None
+    limited_until: float | None = None  # the provider said to wait until then (a long Retry-After)
+
+
+def on_rate_limited(breaker: BreakerState, until: float) -> BreakerState:
+    """The provider asked for a wait until `until`: the later of that and any limit already known."""
+    return replace(breaker, limited_until=max(until, breaker.limited_until or 0.0))
+
+
+def limited_for(breaker: BreakerState, now: float) -> float:
+    """Seconds the model is still rate limited for (0 when it is not)."""
+    return max(0.0, (breaker.limited_until or 0.0) - now)
 
 
 def on_outcome(breaker: BreakerState, policy: BreakerPolicy, now: float, *, ok: bool,
@@ -48,15 +64,17 @@ def on_outcome(breaker: BreakerState, policy: BreakerPolicy, now: float, *, ok: 
         if not probe:
             return breaker, []  # a call that started before the breaker opened: old news
         if ok:
-            return BreakerState(), ["BreakerClosed"]
-        return BreakerState(state="open", failures=breaker.failures + 1, opened_at=now), ["BreakerOpened"]
+            return BreakerState(limited_until=breaker.limited_until), ["BreakerClosed"]
+        return BreakerState(state="open", failures=breaker.failures + 1, opened_at=now,
+                            limited_until=breaker.limited_until), ["BreakerOpened"]
     if breaker.state == "open":
         return breaker, []
     if ok:
         return (replace(breaker, failures=0) if breaker.failures else breaker), []
     failures = breaker.failures + 1
     if failures >= policy.failure_threshold:
-        return BreakerState(state="open", failures=failures, opened_at=now), ["BreakerOpened"]
+        return BreakerState(state="open", failures=failures, opened_at=now, limited_until=breaker.limited_until), \
+            ["BreakerOpened"]
     return replace(breaker, failures=failures), []
 
 

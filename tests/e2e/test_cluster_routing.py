@@ -56,6 +56,36 @@ def failing_primary(provider_server):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.faults
+def test_a_long_retry_after_sends_both_workers_to_the_fallback_until_it_ends(two_workers, provider_server):
+    dev, run, wait_s = two_workers, uuid.uuid4().hex[:8], 20
+    primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == "gpt-4-turbo")  # noqa: E731
+    provider_server.limited_until["gpt-4-turbo"] = time.monotonic() + wait_s
+    try:
+        started, before = time.monotonic(), primary_calls()
+        first = ask(dev, [LLMRequest(request_id=f"rl-{run}-0", task_type="complex_reasoning", prompt="limited 0")])
+        answer = next(iter(first.values()))
+        assert answer.status == "ok" and answer.model == "claude-3-5-sonnet"
+        assert [a.error_code for a in answer.attempts] == ["rate_limited", None], "one 429, no retry, the fallback"
+        assert primary_calls() == before + 1
+        views = wait_for(lambda: (v := cluster_view(dev)) and all(
+            (w["breakers"].get("gpt-4-turbo", {}).get("limited_until") or 0) > time.time() for w in v.values()) and v,
+            "the limit known to both workers")
+        assert {w["breakers"]["gpt-4-turbo"]["state"] for w in views.values()} == {"closed"}, "not a breaker matter"
+        later = [LLMRequest(request_id=f"rl-{run}-{i}", task_type="complex_reasoning", prompt=f"limited {i}")
+                 for i in range(1, 21)]
+        answers = ask(dev, later)
+        assert {r.model for r in answers.values()} == {"claude-3-5-sonnet"}
+        assert primary_calls() == before + 1, "neither worker called the limited model again"
+        assert time.monotonic() - started < wait_s, "nobody waited out the Retry-After"
+        wait_for(lambda: time.monotonic() - started > wait_s + 1, "the limit to end", timeout=wait_s + 5)
+        after = ask(dev, [LLMRequest(request_id=f"rl-{run}-after-{i}", task_type="complex_reasoning",
+                                     prompt=f"free {i}") for i in range(4)])
+        assert {r.model for r in after.values()} == {"gpt-4-turbo"}, "back in routing on both, with no restart"
+    finally:
+        provider_server.limited_until.clear()
+
+
+@pytest.mark.faults
 def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes_it(two_workers, failing_primary):
     dev, run, provider_server = two_workers, uuid.uuid4().hex[:8], failing_primary
     primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == "gpt-4-turbo")  # noqa: E731

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import httpx
 
 from providers import OpenAIProvider
 from streams.agents import RequestServer
 from streams.agents.breakers import LocalBreakers
+from streams.agents.cluster_state import ClusterState
 from streams.agents.provider_directory import Route, build_directory
 from streams.agents.resilience import ResilientCaller
 from streams.config import load_config
@@ -140,3 +143,40 @@ async def test_when_every_candidate_fails_it_degrades_down_the_tiers():
     assert decision.reason == "degraded" and decision.chosen_model == "gemini-pro"
     tier_2 = {m: decision.scores[m] for m in ("gpt-4", "claude-3-opus", "gemini-pro")}
     assert max(tier_2, key=tier_2.get) == "gemini-pro" and len(set(tier_2.values())) == 3
+
+
+async def test_a_long_retry_after_is_not_waited_for_the_model_is_skipped_until_it_ends_then_used_again():
+    config, clock = load_config(), Clock()
+    breakers = LocalBreakers(BreakerPolicy(), clock=lambda: clock.now)  # the caller's and routing's, as in a worker
+    caller = ResilientCaller(backoff=BackoffPolicy(max_attempts=3, initial_delay_s=1, max_delay_s=60), breakers=breakers,
+                             sleep=clock.sleep, jitter=lambda: 0.0, reroute_after_s=2.0, clock=lambda: clock.now)
+    with ProviderServer() as server:
+        server.retry_after = "30"
+        async with httpx.AsyncClient() as client:
+            directory = build_directory(config, ProviderCredentials(openai_api_key="k", openai_base_url=server.base_url), client)
+            serve = RequestServer(config=config, directory=directory, environment="test", caller=caller,
+                                  state=ClusterState(breakers),
+                                  clock=lambda: datetime.fromtimestamp(clock.now, timezone.utc)).serve
+            _point(directory, "gpt-4-turbo", "rate-limited")
+            first = await serve(LLMRequest(request_id="rl1", task_type="code_generation", prompt="x"))
+            calls = len(server.calls)
+            second = await serve(LLMRequest(request_id="rl2", task_type="code_generation", prompt="x"))
+            assert len(server.calls) == calls, "the limited model is not called again while its wait lasts"
+            clock.now += 31
+            _point(directory, "gpt-4-turbo", "gpt-4-turbo")  # the provider's limit has passed
+            third = await serve(LLMRequest(request_id="rl3", task_type="code_generation", prompt="x"))
+
+            server.retry_after = "1"  # a short wait is waited for, on the same model
+            _point(directory, "gpt-4", "rate-limited")
+            short = await serve(LLMRequest(request_id="rl4", task_type="code_generation", prompt="x",
+                                           preferred_model="gpt-4", fallback_models=["gpt-3.5-turbo"]))
+    assert first.response.model == "claude-3-5-sonnet"
+    assert [(a.model, a.error_code) for a in first.response.attempts] == [
+        ("gpt-4-turbo", "rate_limited"), ("claude-3-5-sonnet", None)], "one try, no retry, then the next candidate"
+    decided = [next(e for e in s.telemetry if e.event_type == "route_decided") for s in (first, second)]
+    assert decided[0].excluded["gpt-4-turbo"] == "rate limited by openai: asked to wait 30 s"
+    assert decided[1].excluded["gpt-4-turbo"] == "rate limited by its provider for 30 s more"
+    assert [a.model for a in second.response.attempts] == ["claude-3-5-sonnet"]
+    assert third.response.model == "gpt-4-turbo", "the limit ended: the primary is used again, no restart"
+    assert clock.slept == [1.0, 1.0], "only the short waits (Retry-After: 1) were slept, on their own model"
+    assert [a.model for a in short.response.attempts] == ["gpt-4"] * 3 + ["gpt-3.5-turbo"]

@@ -152,6 +152,9 @@ class ProviderServer:
         self.chunk_delay_s = chunk_delay_s
         self.streams: list[StreamLog] = []
         self.failing: set[str] = set()  # models answered with a 500 until removed: an outage and its recovery
+        self.retry_after = "2"  # the Retry-After of a "rate-limited" model's 429
+        # model -> time.monotonic() until which it answers 429 with the seconds left as Retry-After
+        self.limited_until: dict[str, float] = {}
         self.calls: list[dict] = []
         self.paths: list[str] = []
         self.auth_headers: list[str] = []
@@ -234,12 +237,17 @@ class ProviderServer:
         if path.startswith(("/v1/files", "/v1/batches", "/v1/messages/batches")):
             return self._batch(method, path, body)
         model = body.get("model") or (re.search(r"/models/([^:]+):", path) or [None, ""])[1]
+        if (left := self.limited_until.get(model, 0.0) - time.monotonic()) > 0:
+            status, message, kinds = _FAILURES["rate-limited"]
+            answer = self._json(status, _error_body(family, status, message, kinds[family]))
+            answer[1]["Retry-After"] = str(int(left) + 1)
+            return answer
         failure = _FAILURES.get("error-500" if model in self.failing else model)
         if failure:
             status, message, kinds = failure
             status_, headers, payload = self._json(status, _error_body(family, status, message, kinds[family]))
             if status == 429:
-                headers["Retry-After"] = "2"
+                headers["Retry-After"] = self.retry_after
             return status_, headers, payload
         words = len(_prompt_text(body).split())
         parts = [f"w{i} " for i in range(self.stream_parts)] or [c.format(model=model) for c in ANSWER_CHUNKS]

@@ -35,3 +35,21 @@ def test_classification(status, message, kind, error, retryable):
     assert type(classified) is error
     assert classified.retryable is retryable
     assert classified.message == message and classified.status == status
+
+
+def test_gemini_resource_exhausted_gives_its_retry_delay_as_the_wait():
+    import json as _json
+
+    import httpx as _httpx
+
+    from providers.http import error_from_response
+
+    # The shape of Gemini's 429 (google.rpc.Status with a RetryInfo detail; the wait is in the body, not a header).
+    body = {"error": {"code": 429, "message": "You exceeded your current quota.", "status": "RESOURCE_EXHAUSTED",
+                      "details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+                                  {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "31s"}]}}
+    error = error_from_response(429, _json.dumps(body).encode(), _httpx.Headers(), provider="google")
+    assert error.code == "rate_limited" and error.retry_after == 31.0
+    anthropic = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    overloaded = error_from_response(529, _json.dumps(anthropic).encode(), _httpx.Headers(), provider="anthropic")
+    assert overloaded.code == "provider_unavailable" and overloaded.retryable, "529 is retried and counts for the breaker"

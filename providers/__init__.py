@@ -10,6 +10,7 @@ from providers.errors import (
     ContentRefused,
     ContextLengthExceeded,
     FatalError,
+    ModelNotFound,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -62,4 +63,5 @@ __all__ = [
     "AuthenticationFailed",
     "ContentRefused",
     "ContextLengthExceeded",
+    "ModelNotFound",
 ]

@@ -212,6 +212,18 @@ class AnthropicProvider:
                 raise cut_short(PROVIDER_TYPE, "message_stop")
         yield acc.finish()
 
+    async def list_models(self) -> set[str]:
+        """The model ids this key may call: GET /v1/models, every page."""
+        found: set[str] = set()
+        params: dict[str, str] = {"limit": "1000"}
+        while True:
+            body, _ = await request_json(self._client, "GET", self._base + "/v1/models", headers=self._headers,
+                                         provider=PROVIDER_TYPE, params=params)
+            found |= {m["id"] for m in body.get("data") or []}
+            if not body.get("has_more") or not body.get("last_id"):
+                return found
+            params["after_id"] = body["last_id"]
+
     async def submit_batch(self, requests: list[tuple[str, ChatRequest]]) -> BatchJob:
         """Anthropic's Message Batches API."""
         body = {"requests": [{"custom_id": custom_id, "params": self.request_body(request)} for custom_id, request in requests]}

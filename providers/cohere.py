@@ -11,7 +11,7 @@ import httpx
 
 from providers.errors import BadRequest
 from providers.finish import normalized
-from providers.http import post_json, post_stream
+from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
 from providers.sse import ndjson_lines, sse_events
 from providers.streaming import StreamAccumulator, cut_short
@@ -165,6 +165,18 @@ class CohereProvider:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         return body
+
+    async def list_models(self) -> set[str]:
+        """The model ids this key may call: GET /v1/models, every page."""
+        found: set[str] = set()
+        params: dict[str, str] = {"page_size": "1000"}
+        while True:
+            body, _ = await request_json(self._client, "GET", self._base + "/v1/models", headers=self._headers,
+                                         provider=PROVIDER_TYPE, params=params)
+            found |= {m["name"] for m in body.get("models") or []}
+            if not body.get("next_page_token"):
+                return found
+            params["page_token"] = body["next_page_token"]
 
     async def infer(self, request: ChatRequest) -> ChatResult:
         url = f"{self._base}/{self._version}/chat"

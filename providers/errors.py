@@ -9,7 +9,8 @@ ProviderError
     ├── BadRequest            400, unparseable response
     ├── AuthenticationFailed  401, 403
     ├── ContentRefused        content policy refusal
-    └── ContextLengthExceeded the request does not fit the model
+    ├── ContextLengthExceeded the request does not fit the model
+    └── ModelNotFound         404: the provider does not serve this model id (to this key)
 
 Messages come from the provider's error body, never from our request, so no key can leak into them.
 """
@@ -27,6 +28,7 @@ __all__ = [
     "AuthenticationFailed",
     "ContentRefused",
     "ContextLengthExceeded",
+    "ModelNotFound",
     "classify_http_error",
 ]
 
@@ -82,6 +84,12 @@ class ContextLengthExceeded(FatalError):
     code = "context_length_exceeded"
 
 
+class ModelNotFound(FatalError):
+    """Fatal for this model, but not for the request: another model may serve it."""
+
+    code = "model_not_found"
+
+
 _CONTEXT_MARKERS = (
     "context_length_exceeded", "maximum context length", "too many tokens", "prompt is too long",
     "exceeds the maximum number of tokens", "too many input tokens",
@@ -99,6 +107,8 @@ def classify_http_error(
         return RateLimited(message, retry_after=retry_after, **kw)
     if status in (401, 403):
         return AuthenticationFailed(message, **kw)
+    if status == 404:  # chat paths exist at every family, so a 404 there is about the model
+        return ModelNotFound(message, **kw)
     if status >= 500 or "overloaded" in text:
         return ProviderUnavailable(message, **kw)
     if any(marker in text for marker in _CONTEXT_MARKERS):

@@ -10,7 +10,7 @@ import httpx
 
 from providers.errors import BadRequest, ContentRefused
 from providers.finish import normalized
-from providers.http import post_json, post_stream
+from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator, cut_short
@@ -186,6 +186,18 @@ class GeminiProvider:
         if config:
             body["generationConfig"] = config
         return body
+
+    async def list_models(self) -> set[str]:
+        """The model ids this key may call: GET /models, every page, without the "models/" prefix."""
+        found: set[str] = set()
+        params: dict[str, str] = {"pageSize": "1000"}
+        while True:
+            body, _ = await request_json(self._client, "GET", self._base + "/models", headers=self._headers,
+                                         provider=PROVIDER_TYPE, params=params)
+            found |= {str(m.get("name", "")).removeprefix("models/") for m in body.get("models") or []}
+            if not body.get("nextPageToken"):
+                return found
+            params["pageToken"] = body["nextPageToken"]
 
     async def infer(self, request: ChatRequest) -> ChatResult:
         url = f"{self._base}/models/{request.model}:generateContent"

@@ -200,6 +200,12 @@ class OpenAIProvider:
                 raise cut_short(self.provider_type, "[DONE]")
         yield acc.finish()
 
+    async def list_models(self) -> set[str]:
+        """The model ids this key may call: GET /models (local servers answer it too)."""
+        body, _ = await request_json(self._client, "GET", self._base + "/models", headers=self._headers,
+                                     provider=self.provider_type)
+        return {m["id"] for m in body.get("data") or []}
+
     async def submit_batch(self, requests: list[tuple[str, ChatRequest]]) -> BatchJob:
         """OpenAI's Batch API: upload the requests as a JSONL file, then create a batch over it."""
         lines = [

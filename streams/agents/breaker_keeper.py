@@ -26,7 +26,14 @@ from streams.events import ModelHealth, ModelOutcome
 from streams.events.topic_names import MODEL_HEALTH
 from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics
-from streams.routing.breaker import BreakerPolicy, BreakerState, on_outcome, on_probe_claim, on_rate_limited
+from streams.routing.breaker import (
+    BreakerPolicy,
+    BreakerState,
+    on_missing,
+    on_outcome,
+    on_probe_claim,
+    on_rate_limited,
+)
 
 __all__ = ["register_breaker_keeper", "WINDOW_S", "LATENCY_BOUNDS_MS", "figures_of", "add_call"]
 
@@ -85,6 +92,11 @@ def register_breaker_keeper(app: faust.App, topics: Topics, side: SideChannel, *
         state = BreakerState(**raw) if raw else BreakerState()
         if outcome.kind == "probe_claim":
             new, names = on_probe_claim(state, policy, now, outcome.worker)
+        elif outcome.kind in ("missing", "found"):
+            new, names = on_missing(state, now, missing=outcome.kind == "missing"), []
+            if new != state:
+                log.warning("%s is %s by its provider (told %s)", model,
+                            "not served" if outcome.kind == "missing" else "served again", outcome.worker)
         elif outcome.kind == "rate_limited":
             new, names = on_rate_limited(state, outcome.until or now), []
             if new != state:

@@ -19,6 +19,7 @@ from streams.routing.breaker import (
     BreakerPolicy,
     BreakerState,
     limited_for,
+    on_missing,
     on_outcome,
     on_probe_claim,
     on_rate_limited,
@@ -61,6 +62,10 @@ class Breakers:
         """Seconds `model` is still rate limited for, 0 when it is not."""
         return limited_for(self.state(model), now)
 
+    async def mark_missing(self, model: str, *, missing: bool) -> None:
+        """The provider does not serve `model` (a 404, not listed), or serves it again: for every worker."""
+        raise NotImplementedError
+
     async def flush(self) -> None:
         """Send whatever report() gathered; a process that is its own keeper has nothing to send."""
 
@@ -99,6 +104,9 @@ class LocalBreakers(Breakers):
     async def limit(self, model: str, until: float) -> None:
         self._states[model] = on_rate_limited(self.state(model), until)
 
+    async def mark_missing(self, model: str, *, missing: bool) -> None:
+        self._states[model] = on_missing(self.state(model), self._clock(), missing=missing)
+
 
 class ClusterBreakers(Breakers):
     """The keeper's state, as last broadcast; outcomes and probe claims go out on llm.outcomes."""
@@ -126,7 +134,8 @@ class ClusterBreakers(Breakers):
         self._states[health.model] = BreakerState(state=health.state, failures=health.failures,
                                                   opened_at=health.opened_at, probe_holder=health.probe_holder,
                                                   probe_granted_at=health.probe_granted_at,
-                                                  limited_until=max(health.limited_until or 0.0, told) or None)
+                                                  limited_until=max(health.limited_until or 0.0, told) or None,
+                                                  missing_since=health.missing_since)
         self.figures[health.model] = Figures.of(health.figures)
         self.applied_at[health.model] = self._clock()
 
@@ -134,9 +143,15 @@ class ClusterBreakers(Breakers):
         self._states[model] = on_rate_limited(self.state(model), until)  # this worker skips it at once
         await self._send(ModelOutcome(model=model, worker=self.me, at=self._clock(), kind="rate_limited", until=until))
 
+    async def mark_missing(self, model: str, *, missing: bool) -> None:
+        self._states[model] = on_missing(self.state(model), self._clock(), missing=missing)
+        await self._send(ModelOutcome(model=model, worker=self.me, at=self._clock(),
+                                      kind="missing" if missing else "found"))
+
     def describe(self) -> dict[str, dict]:
         return {model: {"state": state.state, "failures": state.failures, "opened_at": state.opened_at,
                         "probe_holder": state.probe_holder, "limited_until": state.limited_until,
+                        "missing_since": state.missing_since,
                         "applied_at": self.applied_at.get(model),
                         "figures": asdict(self.figures[model]) if model in self.figures else {}}
                 for model, state in self._states.items()}

@@ -58,6 +58,9 @@ class ProviderDirectory:
     def route(self, model: str) -> Route:
         return self._routes[model]
 
+    def routes(self) -> list[Route]:
+        return list(self._routes.values())
+
     def families(self) -> dict[str, str]:
         """family -> provider type serving it, e.g. {'openai': 'openai', 'anthropic': 'simulated'}."""
         return {r.spec.provider: r.provider.provider_type for r in self._routes.values()}

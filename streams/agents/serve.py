@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers import ChatRequest, ChatResult, FatalError, ProviderError, StreamChunk
+from providers import ChatRequest, ChatResult, FatalError, ModelNotFound, ProviderError, StreamChunk
 from providers.ratelimit import RateLimiter
 from streams.agents.answers import cached, ms_since, nothing_left, ttft_ms
 from streams.agents.approvals import ApprovalGate
@@ -147,6 +147,8 @@ class RequestServer:
         waits = {m: wait for m in config.models if m not in unavailable
                  and (wait := self.state.breakers.limited_for(m, now)) > 0}
         unavailable |= {m: f"rate limited by its provider for {wait:.0f} s more" for m, wait in waits.items()}
+        unavailable |= {m: f"its provider does not serve {s.api_model}" for m, s in config.models.items()
+                        if m not in unavailable and self.state.breakers.state(m).missing_since is not None}
         estimated = {m: self.estimate_cost(m, input_tokens, output_tokens) for m in config.models}
         if reason != "operator_pin" and request.preferred_model is None and applies(
                 config, complexity, profile.cost_optimization if profile else None):
@@ -326,6 +328,11 @@ class RequestServer:
                 cost = self._prices.cost(route.spec, result.usage)
             except BreakerRefused:
                 excluded[model] = "circuit breaker open"
+                continue
+            except ModelNotFound as exc:  # the request is not at fault: out of routing everywhere, try the next
+                await self.state.breakers.mark_missing(model, missing=True)
+                excluded[model] = f"its provider does not serve {route.spec.api_model} (404)"
+                last_error = exc
                 continue
             except RateLimitedAway as exc:  # a long wait: skipped here, and by every worker till it ends
                 excluded[model] = f"rate limited by {route.spec.provider}: asked to wait {exc.wait_s:.0f} s"

@@ -22,6 +22,7 @@ from streams.agents.budget_gate import BudgetGate
 from streams.agents.budget_keeper import register_budget_keeper
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
+from streams.agents.model_listing import check_served_models
 from streams.agents.provider_directory import build_directory
 from streams.agents.resilience import breaker_policy
 from streams.agents.streaming import StreamCancels
@@ -106,6 +107,12 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
                     send_piece=side.send_later, partition_count=requests_partitions)
     register_breaker_keeper(app, topics, side, policy=breaker_policy(config))
     register_budget_keeper(app, topics, side, config)
+
+    @app.task
+    async def check_models() -> None:
+        await state_read.wait()  # after the cluster's view of each model is read, so this one comes last
+        missing = await check_served_models(directory, state.breakers)
+        log.info("catalog models not served to our keys: %s", ", ".join(sorted(missing)) or "none")
 
     @app.task
     async def announce() -> None:

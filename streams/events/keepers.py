@@ -21,13 +21,15 @@ class ModelOutcome(Event):
     closed with no failures, where a success changes nothing but the figures. kind "probe_claim":
     a worker asks for a HALF_OPEN probe. kind "rate_limited": the provider told a worker to wait until
     `until` (epoch seconds), longer than a request should be held: every worker skips the model till then.
+    kinds "missing" and "found": the provider does not serve the model's wire id (a 404, or absent from
+    the account's model list at a worker's start), or serves it again.
     """
 
     event_type: Literal["model_outcome"] = "model_outcome"
     model: str
     worker: str
     at: float  # epoch seconds
-    kind: Literal["call", "calls", "probe_claim", "rate_limited"] = "call"
+    kind: Literal["call", "calls", "probe_claim", "rate_limited", "missing", "found"] = "call"
     until: float | None = None
     ok: bool = True
     probe: bool = False
@@ -53,6 +55,7 @@ class ModelHealth(Event):
     probe_holder: str | None = None
     probe_granted_at: float | None = None
     limited_until: float | None = None  # rate limited by its provider until then (epoch seconds)
+    missing_since: float | None = None  # its provider does not serve its wire id, since then
     figures: dict[str, float] = {}
 
 

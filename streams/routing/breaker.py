@@ -11,7 +11,9 @@ that finds the recovery timeout passed *claims* it, the keeper grants it to the 
 only that worker sends it. Exactly one probe is in flight in the whole cluster. A probe whose holder
 never reports (it died) is granted again after another recovery_timeout.
 
-A rate limit is kept beside the breaker: a 429 whose wait is longer than the router should hold a
+A model the provider does not serve (a 404 at call time, or missing from the account's model list)
+is kept beside it too, as `missing_since`: out of routing on every worker until a worker's start-up
+listing finds it served again. A rate limit is kept beside the breaker: a 429 whose wait is longer than the router should hold a
 request marks the model limited until the wait ends (on_rate_limited), on every worker, and routing
 skips it until then; the breaker itself is not opened by it.
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = ["BreakerPolicy", "BreakerState", "Verdict", "on_outcome", "on_probe_claim", "on_rate_limited", "verdict",
-           "limited_for"]
+           "limited_for", "on_missing"]
 
 State = Literal["closed", "open", "half_open"]
 # call: go ahead. probe: go ahead, this is the one probe. claim: ask the keeper for the probe, do not call now.
@@ -45,11 +47,19 @@ class BreakerState:
     probe_holder: str | None = None
     probe_granted_at: float | None = None
     limited_until: float | None = None  # the provider said to wait until then (a long Retry-After)
+    missing_since: float | None = None  # the provider does not serve the model's wire id (404, or not listed)
 
 
 def on_rate_limited(breaker: BreakerState, until: float) -> BreakerState:
     """The provider asked for a wait until `until`: the later of that and any limit already known."""
     return replace(breaker, limited_until=max(until, breaker.limited_until or 0.0))
+
+
+def on_missing(breaker: BreakerState, now: float, *, missing: bool) -> BreakerState:
+    """The provider does not serve the model (kept since the first report), or serves it again."""
+    if not missing:
+        return replace(breaker, missing_since=None)
+    return breaker if breaker.missing_since is not None else replace(breaker, missing_since=now)
 
 
 def limited_for(breaker: BreakerState, now: float) -> float:
@@ -64,17 +74,18 @@ def on_outcome(breaker: BreakerState, policy: BreakerPolicy, now: float, *, ok: 
         if not probe:
             return breaker, []  # a call that started before the breaker opened: old news
         if ok:
-            return BreakerState(limited_until=breaker.limited_until), ["BreakerClosed"]
+            return BreakerState(limited_until=breaker.limited_until, missing_since=breaker.missing_since), \
+                ["BreakerClosed"]
         return BreakerState(state="open", failures=breaker.failures + 1, opened_at=now,
-                            limited_until=breaker.limited_until), ["BreakerOpened"]
+                            limited_until=breaker.limited_until, missing_since=breaker.missing_since), ["BreakerOpened"]
     if breaker.state == "open":
         return breaker, []
     if ok:
         return (replace(breaker, failures=0) if breaker.failures else breaker), []
     failures = breaker.failures + 1
     if failures >= policy.failure_threshold:
-        return BreakerState(state="open", failures=failures, opened_at=now, limited_until=breaker.limited_until), \
-            ["BreakerOpened"]
+        return BreakerState(state="open", failures=failures, opened_at=now, limited_until=breaker.limited_until,
+                            missing_since=breaker.missing_since), ["BreakerOpened"]
     return replace(breaker, failures=failures), []
 
 

@@ -224,3 +224,13 @@ async def test_cohere_embed_bills_input_tokens():
             result = await adapter("cohere", client, server.root).embed(["a", "b"], model="embed-english-v3.0")
     assert len(result.vectors) == 2 and result.usage.input_tokens == 4
     assert server.calls[0]["embedding_types"] == ["float"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_each_family_lists_the_models_its_key_may_call(family):
+    with ProviderServer() as server:
+        server.served_models = {"model-a", "model-b"}
+        async with make_client() as client:
+            listed = await adapter(family, client, server.root).list_models()
+    assert listed == {"model-a", "model-b"}
+    assert server.paths[-1].split("?")[0] == {"google": "/v1beta/models"}.get(family, "/v1/models")

@@ -16,6 +16,11 @@ Streamed model names: "breaks-mid-stream" fails after 5 pieces (OpenAI's and Ant
 error event; Gemini and Cohere have none, so the connection is cut), "no-usage" leaves the usage out
 (OpenAI without stream_options.include_usage).
 
+Model lists: GET .../models answers every family's shape at once (OpenAI's and Anthropic's `data`,
+Cohere's and Gemini's `models`). With `served_models` set, those are the models listed, and a call of
+any other model is a 404 in the family's shape, as the real APIs answer an unknown model id. Without it
+the list is a 404, as from a server that has no such endpoint.
+
 Tools: a request that offers tools, whose last turn is not a tool's result, is answered with a call
 of its first tool (or the one tool_choice names) in the family's own shape, plain or streamed (the
 arguments in pieces where the family streams them so); a request whose last turn is a tool's result
@@ -155,6 +160,7 @@ class ProviderServer:
         self.retry_after = "2"  # the Retry-After of a "rate-limited" model's 429
         # model -> time.monotonic() until which it answers 429 with the seconds left as Retry-After
         self.limited_until: dict[str, float] = {}
+        self.served_models: set[str] | None = None  # None: every model is served and listing shows none
         self.calls: list[dict] = []
         self.paths: list[str] = []
         self.auth_headers: list[str] = []
@@ -236,7 +242,17 @@ class ProviderServer:
             return self._json(401, _error_body(family, 401, "No API key provided.", "authentication_error"))
         if path.startswith(("/v1/files", "/v1/batches", "/v1/messages/batches")):
             return self._batch(method, path, body)
+        if method == "GET" and path.split("?")[0].endswith("/models"):
+            if self.served_models is None:  # as a server without the endpoint: the router keeps its catalog
+                return self._json(404, _error_body(family, 404, "Not found", "not_found_error"))
+            served = sorted(self.served_models)
+            return self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in served],
+                                    "has_more": False, "models": [{"name": f"models/{m}" if family == "google" else m}
+                                                                  for m in served]})
         model = body.get("model") or (re.search(r"/models/([^:]+):", path) or [None, ""])[1]
+        if self.served_models is not None and model not in self.served_models:
+            kind = {"openai": "model_not_found", "anthropic": "not_found_error", "google": "NOT_FOUND", "cohere": ""}[family]
+            return self._json(404, _error_body(family, 404, f"model: {model} was not found", kind))
         if (left := self.limited_until.get(model, 0.0) - time.monotonic()) > 0:
             status, message, kinds = _FAILURES["rate-limited"]
             answer = self._json(status, _error_body(family, status, message, kinds[family]))

@@ -7,6 +7,7 @@ from providers import (
     BadRequest,
     ContentRefused,
     ContextLengthExceeded,
+    ModelNotFound,
     ProviderUnavailable,
     RateLimited,
 )
@@ -28,7 +29,7 @@ from providers.errors import classify_http_error
     (400, "The input token count exceeds the maximum number of tokens allowed", "INVALID_ARGUMENT", ContextLengthExceeded, False),
     (400, "Your request was rejected by our safety system", "content_policy_violation", ContentRefused, False),
     (400, "'messages' is a required property", "invalid_request_error", BadRequest, False),
-    (404, "model not found", "not_found_error", BadRequest, False),
+    (404, "model: claude-3-opus-20240229", "not_found_error", ModelNotFound, False),
 ])
 def test_classification(status, message, kind, error, retryable):
     classified = classify_http_error(status, message, provider="p", error_type=kind, retry_after=3.0 if status == 429 else None)

@@ -234,3 +234,23 @@ async def test_each_family_lists_the_models_its_key_may_call(family):
             listed = await adapter(family, client, server.root).list_models()
     assert listed == {"model-a", "model-b"}
     assert server.paths[-1].split("?")[0] == {"google": "/v1beta/models"}.get(family, "/v1/models")
+
+
+async def test_usage_on_a_chunk_that_still_has_choices_and_chunks_after_it_is_read():
+    with ProviderServer() as server:
+        async with make_client() as client:
+            text, result = await _stream(adapter("openai", client, server.root), _request("openai", "usage-mid-stream"))
+    assert text == "ok from usage-mid-stream" and result.finish_reason == "stop"
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (7, 3) and not result.usage_estimated
+
+
+@pytest.mark.parametrize("family", ["anthropic", "cohere"])
+async def test_a_stream_that_ends_with_its_family_s_trailer_is_a_whole_answer(family):
+    """Anthropic's ping events inside the stream; Cohere v2's data: [DONE] after message-end."""
+    with ProviderServer() as server:
+        sent = b"".join(getattr(server, f"_{family}")(MODEL[family], ["ok "], 1, True)[2])
+        async with make_client() as client:
+            text, result = await _stream(adapter(family, client, server.root), _request(family))
+    trailer = {"anthropic": b"event: ping", "cohere": b"event: message-end"}[family]
+    assert trailer in sent and (family != "cohere" or sent.endswith(b"data: [DONE]\n\n"))
+    assert text == f"ok from {MODEL[family]}" and not result.usage_estimated

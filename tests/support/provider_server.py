@@ -14,7 +14,8 @@ For streaming tests: `stream_parts=N` answers N pieces ("w0 ", "w1 ", ...), `chu
 the chunks of a stream, and `streams` logs each one (chunks written, finished, cut by the client).
 Streamed model names: "breaks-mid-stream" fails after 5 pieces (OpenAI's and Anthropic's in-stream
 error event; Gemini and Cohere have none, so the connection is cut), "no-usage" leaves the usage out
-(OpenAI without stream_options.include_usage).
+(OpenAI without stream_options.include_usage), "usage-mid-stream" sends the usage on a chunk that
+still has choices and more chunks after it (as OpenAI does when it appends moderation chunks).
 
 Model lists: GET .../models answers every family's shape at once (OpenAI's and Anthropic's `data`,
 Cohere's and Gemini's `models`). With `served_models` set, those are the models listed, and a call of
@@ -282,9 +283,22 @@ class ProviderServer:
             answer = handler(model, parts, words, stream)
         if stream and model == "no-usage" and family == "openai":
             answer = (*answer[:2], [c for c in answer[2] if b'"usage"' not in c])
+        if stream and model == "usage-mid-stream" and family == "openai":
+            answer = (*answer[:2], self._usage_mid_stream(answer[2]))
         if stream and model == "breaks-mid-stream":
             answer = (*answer[:2], self._broken(family, answer[2], parts))
         return answer
+
+    @staticmethod
+    def _usage_mid_stream(chunks: list[bytes]) -> list[bytes]:
+        """The usage moved onto the finish chunk (which has choices), then a chunk after it, then [DONE]."""
+        events = [json.loads(c.decode()[6:]) for c in chunks if not c.startswith(b"data: [DONE]")]
+        usage = next(e["usage"] for e in events if e.get("usage"))
+        events = [e for e in events if not e.get("usage")]
+        events[-1]["usage"] = usage
+        events.append({**events[-1], "usage": None, "choices": [{"index": 0, "delta": {}, "logprobs": None,
+                                                                 "finish_reason": None}]})
+        return [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
 
     def _broken(self, family: str, chunks: list[bytes], parts: list[str], after: int = 5) -> list[bytes]:
         """The stream up to its `after`-th piece, then the family's in-stream error, or nothing (a cut)."""

@@ -12,12 +12,17 @@ import pytest
 import yaml
 
 from streams.cli.devstack import DevStack
-from streams.config import DEFAULT_CONFIG_PATH
+from streams.config import DEFAULT_CONFIG_PATH, load_config
 from streams.config.settings import Settings
 from streams.kafka.localkafka import LocalKafka, free_port
 from tests.support.provider_server import ProviderServer
 
 SENTINEL_KEY = "sk-test-SENTINEL-never-log-me-4f1d"
+
+
+def wire_id(model: str) -> str:
+    """The id the shipped catalog sends on the wire for a router model name (config/models.yaml api_model)."""
+    return load_config().models[model].api_model
 CALLER_KEY = "hk-caller-SENTINEL-9c2e"
 ANALYST_KEY = "hk-analyst-SENTINEL-51ab"
 

@@ -80,10 +80,16 @@ def to_llm_request(body: object, *, task_header: str | None, models: set[str]) -
     return request, bool(body.get("stream"))
 
 
-def _usage(response: LLMResponse) -> dict[str, int]:
+def _usage(response: LLMResponse) -> dict[str, Any]:
     used = response.usage
-    return {"prompt_tokens": used.input_tokens, "completion_tokens": used.output_tokens,
-            "total_tokens": used.input_tokens + used.output_tokens}
+    usage: dict[str, Any] = {"prompt_tokens": used.input_tokens, "completion_tokens": used.output_tokens,
+                             "total_tokens": used.input_tokens + used.output_tokens}
+    # OpenAI's own breakdowns, for clients that read them (cache writes have no OpenAI field).
+    if used.cached_input_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": used.cached_input_tokens}
+    if used.reasoning_tokens:
+        usage["completion_tokens_details"] = {"reasoning_tokens": used.reasoning_tokens}
+    return usage
 
 
 def _wire_calls(response: LLMResponse) -> list[dict[str, Any]]:

@@ -19,12 +19,13 @@ import pytest
 from analytics.store import ChdbStore
 from streams.cli.devstack import DevStack
 from streams.events import LLMRequest
-from tests.conftest import SENTINEL_KEY, config_file, own_broker, running_stack
+from tests.conftest import SENTINEL_KEY, config_file, own_broker, running_stack, wire_id
 from tests.support.stack_io import ask, cluster_view, hugai, wait_for
 
 pytestmark = pytest.mark.kafka
 
 RECOVERY_S = 4
+PRIMARY_WIRE = wire_id("gpt-4-turbo")  # complex_reasoning's primary, as the provider server is sent it
 # Far longer than the CLI takes to decide, even on a loaded machine: here every request is decided
 # by an operator. The timeout itself is tested on a stack of its own (test_approval_timeout.py).
 APPROVAL_TIMEOUT_S = 120
@@ -50,16 +51,16 @@ def two_workers(provider_server, tmp_path_factory) -> Iterator[DevStack]:  # noq
 @pytest.fixture
 def failing_primary(provider_server):  # noqa: ANN001, ANN201
     """gpt-4-turbo fails until the test lets it recover, and at the latest when the test ends."""
-    provider_server.failing.add("gpt-4-turbo")
+    provider_server.failing.add(PRIMARY_WIRE)
     yield provider_server
-    provider_server.failing.discard("gpt-4-turbo")
+    provider_server.failing.discard(PRIMARY_WIRE)
 
 
 @pytest.mark.faults
 def test_a_long_retry_after_sends_both_workers_to_the_fallback_until_it_ends(two_workers, provider_server):
     dev, run, wait_s = two_workers, uuid.uuid4().hex[:8], 20
-    primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == "gpt-4-turbo")  # noqa: E731
-    provider_server.limited_until["gpt-4-turbo"] = time.monotonic() + wait_s
+    primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == PRIMARY_WIRE)  # noqa: E731
+    provider_server.limited_until[PRIMARY_WIRE] = time.monotonic() + wait_s
     try:
         started, before = time.monotonic(), primary_calls()
         first = ask(dev, [LLMRequest(request_id=f"rl-{run}-0", task_type="complex_reasoning", prompt="limited 0")])
@@ -88,7 +89,7 @@ def test_a_long_retry_after_sends_both_workers_to_the_fallback_until_it_ends(two
 @pytest.mark.faults
 def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes_it(two_workers, failing_primary):
     dev, run, provider_server = two_workers, uuid.uuid4().hex[:8], failing_primary
-    primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == "gpt-4-turbo")  # noqa: E731
+    primary_calls = lambda: sum(1 for c in provider_server.calls if c.get("model") == PRIMARY_WIRE)  # noqa: E731
     requests = [LLMRequest(request_id=f"cb-{run}-{i}", task_type="complex_reasoning", prompt=f"think {i}") for i in range(40)]
     responses = ask(dev, requests)
     assert {r.status for r in responses.values()} == {"ok"}
@@ -112,7 +113,7 @@ def test_the_breaker_opens_on_both_workers_fallbacks_answer_and_one_probe_closes
     assert all([a.model for a in r.attempts] == ["claude-3-5-sonnet"] for r in answered.values())
     assert primary_calls() == calls_while_open, "an open breaker sends nothing to its model, on either worker"
 
-    provider_server.failing.discard("gpt-4-turbo")  # the provider recovers
+    provider_server.failing.discard(PRIMARY_WIRE)  # the provider recovers
     time.sleep(RECOVERY_S)
     before_probe = primary_calls()
     served_by_primary = None

@@ -10,7 +10,7 @@ import pytest
 
 from analytics import ChdbStore
 from providers import Usage, cost_usd
-from tests.conftest import SENTINEL_KEY
+from tests.conftest import SENTINEL_KEY, wire_id
 from tests.support.kafka_io import consume_until, produce
 from tests.support.stack_io import where_tasks_wait
 
@@ -49,8 +49,9 @@ async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, pro
     for response in via_http:
         assert response["model"] == "gpt-4-turbo" and response["simulated"] is False
         words = len(next(r for r in requests if r["request_id"] == response["request_id"])["prompt"].split())
-        assert response["usage"] == {"input_tokens": words, "output_tokens": 3}
-        expected = cost_usd("openai", "gpt-4-turbo", Usage(input_tokens=words, output_tokens=3))
+        assert response["usage"] == {"input_tokens": words, "output_tokens": 3, "cached_input_tokens": 0,
+                                     "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "reasoning_tokens": 0}
+        expected = cost_usd("openai", wire_id("gpt-4-turbo"), Usage(input_tokens=words, output_tokens=3))
         assert Decimal(str(response["cost_usd"])) == expected
         assert [a["status"] for a in response["attempts"]] == ["ok"]
     assert all(h == f"Bearer {SENTINEL_KEY}" for h in provider_server.auth_headers)
@@ -74,7 +75,7 @@ async def test_200_requests_get_200_responses_and_200_clickhouse_rows(stack, pro
     assert int(rows["n"]) == 200
     assert counts == {"attempts": 200, "routing_decisions": 200}
     assert "requests" in tables and "feedback" in tables
-    assert "request number 7 for" not in dumped and "ok from gpt-4-turbo" not in dumped
+    assert "request number 7 for" not in dumped and f"ok from {wire_id('gpt-4-turbo')}" not in dumped
     assert int(rows["http_rows"]) == len(via_http)
     assert float(rows["cost"]) == pytest.approx(sum(r["cost_usd"] for r in responses.values()), abs=1e-9)
     for log_name in ("worker.log", "sink.log"):

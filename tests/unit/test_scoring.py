@@ -40,7 +40,7 @@ def test_fewer_calls_than_the_minimum_still_count_as_no_data():
 
 
 @pytest.mark.parametrize(("model", "limits", "figures", "reason"), [
-    ("gpt-4", Constraints(needed_tokens=10_000), {}, "context window 8192 tokens < 10000 needed"),
+    ("llama-2", Constraints(needed_tokens=10_000), {}, "context window 4096 tokens < 10000 needed"),
     ("gpt-4-turbo", Constraints(max_cost_usd=0.015), {}, "estimated cost $0.020000 > max_cost_per_request $0.015000"),
     ("gpt-3.5-turbo", Constraints(quality_threshold=0.85), {}, "quality 0.80 < quality_threshold 0.85"),
     ("gpt-4", Constraints(profile_quality=0.95), {}, "quality 0.90 < the environment's quality_threshold 0.95"),

@@ -18,7 +18,7 @@ from tests.integration.wire_helpers import adapter
 from tests.support.provider_server import RECORDINGS, ProviderServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SHARED = sorted(RECORDINGS.glob("*.json")) if RECORDINGS.exists() else []
+SHARED = sorted(RECORDINGS.glob("*.json"))
 OURS = sorted((FIXTURES / "tool_calls").glob("*.json")) + sorted((FIXTURES / "usage").glob("*.json"))
 REQUEST = ChatRequest(model="recorded", messages=(Message("user", "recorded"),))
 FAMILY = {"openai": "openai", "anthropic": "anthropic", "gemini": "google", "cohere": "cohere"}
@@ -110,3 +110,7 @@ def test_the_cache_write_recording_is_priced_above_plain_input():
                                                        output_tokens=expected["output_tokens"]),
                                             model_ref=body["model"], provider_id=family).total_price))
     assert truth > as_plain_input  # $3.75 against $3 per million for the 418 written tokens
+
+
+def test_the_shared_recordings_are_there_to_be_priced():
+    assert len(SHARED) >= 8, f"{RECORDINGS} is missing: the recordings live in shared/ beside the checkout"

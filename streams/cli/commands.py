@@ -205,13 +205,23 @@ def kafka_fetch() -> None:
 
 
 @config_app.command("check")
-def config_check(path: Annotated[Optional[Path], typer.Argument(help="Config file; default HUGAI_CONFIG or config/models.yaml.")] = None) -> None:
-    """Validate a config file and summarise it."""
+def config_check(
+    path: Annotated[Optional[Path], typer.Argument(help="Config file; default HUGAI_CONFIG or config/models.yaml.")] = None,
+    models: Annotated[bool, typer.Option(help="Also ask each keyed provider which catalog wire ids it serves.")] = False,
+) -> None:
+    """Validate a config file and summarise it; with --models, check the catalog against the providers."""
     try:
         config = load_config(path or read_settings().hugai_config)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     from streams.config.compliance import active_controls
+
+    if models:
+        from streams.cli.served_models import print_served
+
+        if not print_served(config, console):
+            raise typer.Exit(1)
+        return
 
     console.print(f"ok: {len(config.models)} models, {len(config.routing_strategy)} task types, "
                   f"{len(config.agent_model_mapping)} agent mappings, environments {', '.join(config.environments)}",

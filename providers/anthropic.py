@@ -11,6 +11,7 @@ from providers.errors import BadRequest, ContentRefused, ProviderUnavailable
 from providers.finish import normalized
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
+from providers.sampling import sampling_fields
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator, cut_short
 from providers.types import (
@@ -149,10 +150,7 @@ class AnthropicProvider:
             body["system"] = system
         if request.temperature is not None:
             body["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is 0..1
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.stop:
-            body["stop_sequences"] = list(request.stop)
+        body |= sampling_fields(request, stop="stop_sequences", top_p="top_p", seed=None)
         if request.tools:
             body["tools"] = [{"name": t.name, **({"description": t.description} if t.description else {}),
                               "input_schema": dict(t.parameters)} for t in request.tools]

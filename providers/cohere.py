@@ -13,6 +13,7 @@ from providers.errors import BadRequest
 from providers.finish import normalized
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
+from providers.sampling import sampling_fields
 from providers.sse import ndjson_lines, sse_events
 from providers.streaming import StreamAccumulator, cut_short
 from providers.types import ChatRequest, ChatResult, EmbedResult, FinishReason, ImagePart, Message, StreamChunk, ToolCall, Usage
@@ -102,13 +103,7 @@ def _v2_agent_fields(request: ChatRequest) -> dict:
         body["response_format"] = {"type": "json_object"}
         if fmt.type == "json_schema":
             body["response_format"]["json_schema"] = dict(fmt.schema or {})
-    if request.stop:
-        body["stop_sequences"] = list(request.stop)
-    if request.seed is not None:
-        body["seed"] = request.seed
-    if request.top_p is not None:
-        body["p"] = request.top_p
-    return body
+    return body | sampling_fields(request, stop="stop_sequences", top_p="p")
 
 
 def _v1_refuses(request: ChatRequest) -> str | None:
@@ -151,12 +146,7 @@ class CohereProvider:
                      if m.role not in ("system", "developer")]
             if turns:
                 body["chat_history"] = turns
-            if request.stop:
-                body["stop_sequences"] = list(request.stop)
-            if request.seed is not None:
-                body["seed"] = request.seed
-            if request.top_p is not None:
-                body["p"] = request.top_p
+            body |= sampling_fields(request, stop="stop_sequences", top_p="p")
         else:
             body = {"model": request.model, "messages": [_v2_message(m) for m in request.messages], "stream": stream,
                     **_v2_agent_fields(request)}

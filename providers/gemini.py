@@ -12,6 +12,7 @@ from providers.errors import BadRequest, ContentRefused
 from providers.finish import normalized
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
+from providers.sampling import sampling_fields
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator, cut_short
 from providers.types import ChatRequest, ChatResult, FinishReason, ImagePart, Message, StreamChunk, ToolCall, Usage
@@ -173,12 +174,7 @@ class GeminiProvider:
             config["maxOutputTokens"] = request.max_tokens
         if request.temperature is not None:
             config["temperature"] = request.temperature
-        if request.top_p is not None:
-            config["topP"] = request.top_p
-        if request.stop:
-            config["stopSequences"] = list(request.stop)
-        if request.seed is not None:
-            config["seed"] = request.seed
+        config |= sampling_fields(request, stop="stopSequences", top_p="topP")
         if (fmt := request.response_format) is not None and fmt.type != "text":
             config["responseMimeType"] = "application/json"
             if fmt.type == "json_schema":

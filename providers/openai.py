@@ -11,6 +11,7 @@ from providers.errors import BadRequest, ContentRefused, ProviderUnavailable
 from providers.finish import normalized
 from providers.http import post_json, post_stream, request_json
 from providers.keys import KeySource, key_source
+from providers.sampling import sampling_fields
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator, cut_short
 from providers.types import (
@@ -115,13 +116,7 @@ def agent_fields(request: ChatRequest) -> dict:
             body["response_format"]["json_schema"] = {
                 "name": fmt.name or "response", "schema": dict(fmt.schema or {}),
                 **({"strict": fmt.strict} if fmt.strict is not None else {})}
-    if request.stop:
-        body["stop"] = list(request.stop)
-    if request.seed is not None:
-        body["seed"] = request.seed
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
-    return body
+    return body | sampling_fields(request, stop="stop", top_p="top_p")
 
 
 class OpenAIProvider:

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from streams.client import GenerationFailed, ModelManager, ResponseTimeout
+from tests.conftest import wire_id
 
 pytestmark = pytest.mark.kafka
 
@@ -95,7 +96,7 @@ def test_send_prints_the_answer(stack):
     done = subprocess.run([sys.executable, "-m", "streams.cli", "send", "hello there world", "--task-type", "security_review"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[simulated claude-3-5-sonnet-20241022] answer to a 3-word prompt."
+    assert done.stdout.strip() == f"[simulated {wire_id('claude-3-5-sonnet')}] answer to a 3-word prompt."
     assert "claude-3-5-sonnet via anthropic (simulated)" in done.stderr
     failed = subprocess.run([sys.executable, "-m", "streams.cli", "send", "x", "--task-type", "poetry"],
                             env=env, capture_output=True, text=True, timeout=60)

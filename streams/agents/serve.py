@@ -52,7 +52,7 @@ from streams.events import (
 from streams.events.request_keys import cache_key
 from streams.routing import RoutingError, plan_route
 from streams.routing.cost_efficiency import applies, cheapest_fit
-from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank
+from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank, violation
 
 __all__ = ["RequestServer", "Served", "Plan", "DEFAULT_OUTPUT_TOKENS"]
 
@@ -150,16 +150,20 @@ class RequestServer:
         unavailable |= {m: f"its provider does not serve {s.api_model}" for m, s in config.models.items()
                         if m not in unavailable and self.state.breakers.state(m).missing_since is not None}
         estimated = {m: self.estimate_cost(m, input_tokens, output_tokens) for m in config.models}
+        constraints = Constraints.of(request, profile_quality=profile.quality_threshold if profile else None,
+                                     output_tokens=output_tokens)
         if reason != "operator_pin" and request.preferred_model is None and applies(
                 config, complexity, profile.cost_optimization if profile else None):
             threshold = request.quality_threshold or (profile.quality_threshold if profile else 0.0)
             open_now = {m for m in config.models if self.state.breakers.state(m).state != "closed"}
-            cheap = cheapest_fit(config, complexity, threshold, estimated_cost=estimated,
-                                 available=[m for m in config.models if m not in unavailable and m not in open_now])
+            # Only a model the matrix would admit: a cheap pick it then excludes (a capability the
+            # request needs, the profile's quality floor) would leave cost_efficiency naming a route it
+            # did not choose.
+            admitted = [m for m in config.models if m not in unavailable and m not in open_now
+                        and violation(config, m, constraints, estimated) is None]
+            cheap = cheapest_fit(config, complexity, threshold, estimated_cost=estimated, available=admitted)
             if cheap is not None:
                 candidates, reason = (cheap, *(c for c in candidates if c != cheap)), "cost_efficiency"
-        constraints = Constraints.of(request, profile_quality=profile.quality_threshold if profile else None,
-                                     output_tokens=output_tokens)
         ranking = rank(config, candidates, tuple(m for m in route.degrade if m not in candidates), constraints,
                        estimated_cost=estimated, figures=self.state.figures(), unavailable=unavailable,
                        in_flight=self.in_flight_models)

@@ -29,7 +29,8 @@ from streams.events import LLMRequest
 from streams.routing.capabilities import Need, lacking, needs_of
 
 __all__ = [
-    "Figures", "Ranking", "Constraints", "rank", "estimate_tokens", "PRIOR_QUALITY", "PRIOR_PERFORMANCE", "MIN_CALLS",
+    "Figures", "Ranking", "Constraints", "rank", "estimate_tokens", "violation", "PRIOR_QUALITY", "PRIOR_PERFORMANCE",
+    "MIN_CALLS",
 ]
 
 PRIOR_QUALITY = {1: 0.95, 2: 0.9, 3: 0.8, 4: 0.7}  # by tier: the seed's thresholds for premium, advanced, standard, local
@@ -148,6 +149,11 @@ def prior_quality(config: HugaiConfig, model: str) -> float:
 def quality(config: HugaiConfig, model: str, figures: Figures) -> float:
     prior = prior_quality(config, model)
     return prior * (figures.ok / figures.calls) if figures.live else prior
+
+
+def violation(config: HugaiConfig, model: str, limits: Constraints, estimated_cost: Mapping[str, float]) -> str | None:
+    """Why the matrix would exclude `model` as a first choice, before any live figure is known."""
+    return _violation(config, model, limits, estimated_cost, {}, degrading=False)
 
 
 def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_cost: Mapping[str, float],

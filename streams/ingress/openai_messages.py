@@ -66,7 +66,8 @@ def messages_of(messages: Any) -> Any:
             raise BadChatRequest(f"{where}.role: the deprecated function role is not carried; send role \"tool\"",
                                  f"{where}.role")
         for field in message:
-            if field not in _MESSAGE_FIELDS and message[field] is not None:
+            # An empty value asks for nothing: SDKs replay a response's `annotations: []`, `audio: null`.
+            if field not in _MESSAGE_FIELDS and message[field] not in (None, [], {}, ""):
                 raise BadChatRequest(f"{where}.{field}: not carried (messages carry role, content, tool_calls, "
                                      "tool_call_id)", f"{where}.{field}")
         turn: dict[str, Any] = {"role": message.get("role"), "content": _content(message.get("content"), f"{where}.content")}

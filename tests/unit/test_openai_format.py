@@ -74,3 +74,16 @@ def test_response_bodies_follow_the_openai_schema():
     assert json.loads(error[0][6:])["error"]["code"] == "stream_interrupted" and error[1] == b"data: [DONE]\n\n"
     failed = LLMResponse(request_id="r2", status="error", error=ErrorInfo(code="timeout", message="x"))
     assert completion_body(failed)["choices"][0]["message"]["content"] == ""
+
+
+def test_a_replayed_assistant_turn_with_empty_extras_is_carried_and_a_message_name_is_refused_by_name():
+    replayed = {"role": "assistant", "content": None, "refusal": None, "annotations": [], "audio": None,
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+    body = {"model": "auto", "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            "messages": [{"role": "user", "content": "hi"}, replayed, {"role": "tool", "tool_call_id": "call_1", "content": "1"}]}
+    request, _ = to_llm_request(body, task_header=None, models=set())
+    assert [m.role for m in request.messages] == ["user", "assistant", "tool"]
+    with pytest.raises(BadChatRequest) as caught:
+        to_llm_request({"model": "auto", "messages": [{"role": "user", "content": "hi", "name": "ann"}]},
+                       task_header=None, models=set())
+    assert caught.value.param == "messages.0.name"

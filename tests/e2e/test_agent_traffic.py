@@ -34,7 +34,9 @@ WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "The weather in a city now",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
                    "required": ["city"]}}}
-PRICE = {"input_per_mtok": 10, "output_per_mtok": 30}
+# Cheap on purpose: the broker is shared, and the budget keeper's daily openai window with it;
+# tests/e2e/test_budgets.py, which runs next, caps that window at one cent.
+PRICE = {"input_per_mtok": 0.01, "output_per_mtok": 0.03}
 # 1x1 transparent PNG.
 PNG = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

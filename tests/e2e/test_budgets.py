@@ -57,6 +57,7 @@ def test_two_workers_never_spend_past_the_cap_and_every_sum_of_spend_agrees(budg
     key = f"daily:openai:{day}"
     # The broker outlives this module: earlier stacks may have spent today already (budgets persist).
     before = cluster_view(dev)["worker"]["budgets"].get(key, {}).get("spent_usd", 0.0)
+    assert before < OPENAI_DAILY / 2, f"modules before this one spent ${before:.6f} of today's ${OPENAI_DAILY} already"
     # Pinned to OpenAI models (no degradation): once the daily budget is spent, nothing fits.
     requests = [LLMRequest(request_id=f"bud-{run}-{i}", task_type="complex_reasoning", prompt=prompt(i), max_tokens=3,
                            preferred_model="gpt-4-turbo", fallback_models=["gpt-4"]) for i in range(150)]

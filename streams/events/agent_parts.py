@@ -20,7 +20,7 @@ from streams.events.base import Event
 
 __all__ = [
     "TextPart", "ImagePart", "ContentPart", "ToolSpec", "ToolCall", "NamedTool", "ToolChoice", "ResponseFormat",
-    "ToolCallFragment", "MAX_IMAGE_BYTES", "IMAGE_MEDIA_TYPES",
+    "ToolCallFragment", "MAX_IMAGE_BYTES", "IMAGE_MEDIA_TYPES", "arguments_problem",
 ]
 
 # The strictest family's limit per image (Anthropic: 5 MB); OpenAI takes 20 MB, Gemini 20 MB a request.
@@ -105,22 +105,21 @@ class ToolSpec(Event):
 
 
 class ToolCall(Event):
-    """A model's call of a function; `arguments` is JSON text of an object."""
+    """A model's call of a function; `arguments` is JSON text of an object. An answer carries them as the
+    model wrote them (an answer cut by max_tokens may end mid-arguments); a request's history must
+    carry whole objects (ChatMessage checks), since Anthropic and Gemini are sent them parsed."""
 
     id: str = Field(min_length=1, max_length=256)
     name: str = Field(min_length=1)
     arguments: str = "{}"
 
-    @field_validator("arguments")
-    @classmethod
-    def _json_object(cls, arguments: str) -> str:
-        try:
-            parsed = json.loads(arguments or "{}")
-        except ValueError:
-            raise ValueError("arguments must be JSON text of an object") from None
-        if not isinstance(parsed, dict):
-            raise ValueError("arguments must be JSON text of an object")
-        return arguments
+
+def arguments_problem(arguments: str) -> str | None:
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return "arguments must be JSON text of an object"
+    return None if isinstance(parsed, dict) else "arguments must be JSON text of an object"
 
 
 class NamedTool(Event):

@@ -16,6 +16,7 @@ from streams.events.agent_parts import (
     ToolCall,
     ToolChoice,
     ToolSpec,
+    arguments_problem,
 )
 from streams.events.base import Event, RequestId, reply_topic_problem, utcnow, validation_problems
 
@@ -45,6 +46,9 @@ class ChatMessage(Event):
             raise ValueError("content is required" + (" (or tool_calls)" if self.role == "assistant" else ""))
         if self.images and self.role != "user":
             raise ValueError(f"images go in user turns, not a {self.role} turn")
+        for i, call in enumerate(self.tool_calls):
+            if problem := arguments_problem(call.arguments):
+                raise ValueError(f"tool_calls.{i}.arguments: {problem}")
         return self
 
     @property

@@ -180,3 +180,31 @@ async def test_a_long_retry_after_is_not_waited_for_the_model_is_skipped_until_i
     assert third.response.model == "gpt-4-turbo", "the limit ended: the primary is used again, no restart"
     assert clock.slept == [1.0, 1.0], "only the short waits (Retry-After: 1) were slept, on their own model"
     assert [a.model for a in short.response.attempts] == ["gpt-4"] * 3 + ["gpt-3.5-turbo"]
+
+
+class _CutOff:
+    """A provider whose answer max_tokens cut in the middle of a tool call's arguments."""
+
+    provider_type = "openai"
+
+    async def infer(self, request):  # noqa: ANN001, ANN201
+        from providers import ChatResult, Usage
+        from providers.types import ToolCall
+
+        return ChatResult(content="", usage=Usage(input_tokens=5, output_tokens=4), ttft_ms=1.0, total_ms=1.0,
+                          finish_reason="length", provider_finish_reason="length",
+                          tool_calls=(ToolCall(id="call_1", name="get_weather", arguments='{"city": "Os'),))
+
+
+async def test_an_answer_cut_mid_arguments_is_answered_as_it_is_not_lost():
+    config = load_config()
+    async with httpx.AsyncClient() as client:
+        directory = build_directory(config, ProviderCredentials(), client)
+        route = directory.route("gpt-4-turbo")
+        directory._routes["gpt-4-turbo"] = Route("gpt-4-turbo", route.spec, _CutOff())
+        served = await RequestServer(config=config, directory=directory, environment="test").serve(LLMRequest(
+            request_id="cut", task_type="code_generation", prompt="weather?", max_tokens=4,
+            tools=[{"name": "get_weather", "parameters": {"type": "object"}}]))
+    response = served.response
+    assert response.status == "ok" and response.finish_reason == "length"
+    assert [(c.name, c.arguments) for c in response.tool_calls] == [("get_weather", '{"city": "Os')]

@@ -79,6 +79,14 @@ def running_stack(data_dir: Path, bootstrap: str, *, workers: int = 1, **env: st
         patch.undo()
 
 
+def every_family_at(server: ProviderServer) -> dict[str, str]:
+    """The environment that sends every provider family, keyed, to one local wire server."""
+    keys = {f"{family.upper()}_API_KEY": SENTINEL_KEY for family in ("openai", "anthropic", "google", "cohere", "local")}
+    return keys | {"OPENAI_BASE_URL": server.root + "/v1", "ANTHROPIC_BASE_URL": server.root,
+                   "GOOGLE_BASE_URL": server.root + "/v1beta", "COHERE_BASE_URL": server.root,
+                   "LOCAL_BASE_URL": server.root + "/v1"}
+
+
 def config_file(directory: Path, change: Callable[[dict], None]) -> Path:
     """The shipped config, changed by `change` (it edits the parsed YAML in place), written to `directory`."""
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())

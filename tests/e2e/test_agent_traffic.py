@@ -21,7 +21,7 @@ from streams.client import ModelManager
 from streams.client.reply_client import ReplyClient
 from streams.events import LLMRequest, ToolCallFragment
 from streams.events.topic_names import DLQ, MAX_HTTP_BODY_BYTES
-from tests.conftest import CALLER_KEY, SENTINEL_KEY, config_file, running_stack
+from tests.conftest import CALLER_KEY, config_file, every_family_at, running_stack
 from tests.support.kafka_io import consume_until, produce
 from tests.support.provider_server import ProviderServer
 
@@ -66,12 +66,8 @@ def server():
 @pytest.fixture(scope="module")
 def dev(kafka_bootstrap, server, tmp_path_factory):
     data = tmp_path_factory.mktemp("agent-traffic")
-    keys = {f"{family.upper()}_API_KEY": SENTINEL_KEY for family in FAMILY_MODEL}
-    urls = {"OPENAI_BASE_URL": server.root + "/v1", "ANTHROPIC_BASE_URL": server.root,
-            "GOOGLE_BASE_URL": server.root + "/v1beta", "COHERE_BASE_URL": server.root,
-            "LOCAL_BASE_URL": server.root + "/v1"}
     with running_stack(data, kafka_bootstrap, HUGAI_CONFIG=str(config_file(data, _models)), HUGAI_CALLER_KEY=CALLER_KEY,
-                       **keys, **urls) as stack:
+                       **every_family_at(server)) as stack:
         stack.started_at = datetime.now(timezone.utc)
         yield stack
 

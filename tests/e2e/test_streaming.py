@@ -23,7 +23,7 @@ from streams.client import GenerationFailed, ModelManager
 from streams.client.reply_client import ReplyClient
 from streams.events import BudgetRequest, LLMRequest, LLMResponse
 from streams.events.topic_names import SETTLEMENTS
-from tests.conftest import CALLER_KEY, SENTINEL_KEY, config_file, running_stack
+from tests.conftest import CALLER_KEY, config_file, every_family_at, running_stack
 from tests.support.kafka_io import committed_on_topics
 from tests.support.provider_server import ProviderServer, StreamLog
 from tests.support.stack_io import wait_for
@@ -55,13 +55,9 @@ def server():
 @pytest.fixture(scope="module")
 def dev(kafka_bootstrap, server, tmp_path_factory):
     data = tmp_path_factory.mktemp("streaming")
-    keys = {f"{family.upper()}_API_KEY": SENTINEL_KEY for family in FAMILY_MODEL}
-    urls = {"OPENAI_BASE_URL": server.root + "/v1", "ANTHROPIC_BASE_URL": server.root,
-            "GOOGLE_BASE_URL": server.root + "/v1beta", "COHERE_BASE_URL": server.root,
-            "LOCAL_BASE_URL": server.root + "/v1"}
     started_at = datetime.now(timezone.utc)
     with running_stack(data, kafka_bootstrap, HUGAI_CONFIG=str(config_file(data, _models)), HUGAI_CALLER_KEY=CALLER_KEY,
-                       **keys, **urls) as stack:
+                       **every_family_at(server)) as stack:
         stack.started_at = started_at
         yield stack
 

@@ -25,6 +25,7 @@ def wire_id(model: str) -> str:
     return load_config().models[model].api_model
 CALLER_KEY = "hk-caller-SENTINEL-9c2e"
 ANALYST_KEY = "hk-analyst-SENTINEL-51ab"
+OPERATOR_KEY = "hk-operator-SENTINEL-77d0"  # every test stack has it: GET /cluster asks for it
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +62,7 @@ def make_stack(data_dir: Path, bootstrap: str, *, workers: int = 1, **env: str) 
     # The tests check what reaches ClickHouse, not how soon: shorter batches than the default (2 s)
     # keep the suite's waits for rows short.
     patch.setenv("HUGAI_SINK_FLUSH_S", "0.5")
+    patch.setenv("HUGAI_OPERATOR_KEY", OPERATOR_KEY)
     for name, value in env.items():
         patch.setenv(name, value)
     return DevStack(Settings(), http_port=free_port(), reports_port=free_port(),

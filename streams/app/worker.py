@@ -131,7 +131,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
                         max_age=config.security_configuration.api_key_management.rotation_frequency)
 
     _add_health(app, directory.families())
-    _add_cluster_page(app, state, approvals, budgets)
+    _add_cluster_page(app, state, approvals, budgets, keys)
 
     @app.on_before_shutdown.connect
     async def _close_clients(sender: faust.App, **_: object) -> None:
@@ -313,11 +313,26 @@ def _add_health(app: faust.App, families: dict[str, str]) -> None:
         return web.json(body, status=200 if body["ready"] else 503)
 
 
-def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate, budgets: BudgetGate) -> None:
-    """What this worker believes of the cluster: for operators, and for tests that compare workers."""
+def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate, budgets: BudgetGate,
+                      keys: ApiKeys) -> None:
+    """What this worker believes of the cluster: for operators, and for tests that compare workers.
+
+    It shows every tenant's budgets, spend, reservations and leases, so it takes an operator's or an
+    analyst's key, as the sink's reports do (open only where no key is configured at all: a
+    development machine's loopback)."""
+    authorize = keys.authorizer(open_when_empty=True)
 
     @app.page("/cluster")
     async def cluster(web, request):  # noqa: ANN001 - Faust's view signature
+        header = request.headers.get("Authorization")
+        denied = authorize(header, "operator")
+        if denied == 403:
+            denied = authorize(header, "analyst")
+        if denied is not None:
+            message = ("missing or unknown API key; send 'Authorization: Bearer <key>'" if denied == 401
+                       else "this key lacks the operator and analyst roles")
+            return web.json({"error": {"message": message, "code": "invalid_api_key" if denied == 401
+                                       else "insufficient_role"}}, status=denied)
         breakers = state.breakers
         overrides = state.overrides
         return web.json({

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import ANALYST_KEY, CALLER_KEY
+from tests.conftest import ANALYST_KEY, CALLER_KEY, OPERATOR_KEY
 
 pytestmark = pytest.mark.kafka
 
@@ -80,3 +80,17 @@ async def test_errors_are_openai_shaped_with_proper_statuses(sdk, stack):
                                       headers={"Authorization": f"Bearer {CALLER_KEY}"})
     assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "invalid_json"
     assert no_messages.status_code == 400 and "messages" in no_messages.json()["error"]["message"]
+
+
+async def test_the_cluster_view_takes_an_operator_or_analyst_key_and_healthz_stays_open(stack):
+    port = stack.workers["worker"]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        anonymous = await http.get("/cluster")
+        tenant = await http.get("/cluster", headers={"Authorization": f"Bearer {CALLER_KEY}"})
+        operator = await http.get("/cluster", headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
+        analyst = await http.get("/cluster", headers={"Authorization": f"Bearer {ANALYST_KEY}"})
+        health = await http.get("/healthz")
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "invalid_api_key"
+    assert tenant.status_code == 403 and tenant.json()["error"]["code"] == "insufficient_role"
+    assert operator.status_code == analyst.status_code == 200 and "budgets" in operator.json()
+    assert health.status_code == 200 and set(health.json()) == {"ready", "providers"}

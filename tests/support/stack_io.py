@@ -16,6 +16,7 @@ from collections.abc import Callable
 from streams.cli.devstack import DevStack
 from streams.client.reply_client import ReplyClient
 from streams.events import LLMRequest, LLMResponse
+from tests.conftest import OPERATOR_KEY
 
 __all__ = ["ask", "cluster_view", "hugai", "wait_for", "where_tasks_wait"]
 
@@ -40,7 +41,9 @@ def cluster_view(dev: DevStack) -> dict[str, dict]:
     """Each worker's GET /cluster, by role."""
     views = {}
     for role, port in dev.workers.items():
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/cluster", timeout=5) as response:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/cluster",
+                                         headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
             views[role] = json.loads(response.read())
     return views
 

@@ -37,11 +37,12 @@ __all__ = ["METRICS", "TRENDS", "DIMENSIONS", "Metric", "run_metric", "run_trend
 # Every metric can be grouped by these columns, which requests and attempts both have.
 _SHARED = ("model", "provider", "task_type", "agent_context")
 # Only the metrics over requests: what agent traffic adds to a request, as the SQL expression to group by.
+# Unqualified: the feedback table these metrics may join holds none of these columns.
 _PER_REQUEST = {
-    "finish_reason": "{t}finish_reason",
-    "response_format": "{t}response_format",
-    "tools": "if({t}tools_offered > 0, 'with tools', 'no tools')",
-    "images": "if({t}images > 0, 'with images', 'no images')",
+    "finish_reason": "finish_reason",
+    "response_format": "response_format",
+    "tools": "if(tools_offered > 0, 'with tools', 'no tools')",
+    "images": "if(images > 0, 'with images', 'no images')",
 }
 DIMENSIONS = (*_SHARED, *_PER_REQUEST)
 
@@ -139,9 +140,7 @@ def run_metric(
     if by in _PER_REQUEST and not metric.per_request:
         raise ValueError(f"{name} is not counted per request, so it cannot be grouped by {by}; group it by one "
                          f"of {', '.join(_SHARED)}")
-    prefix = "r." if "AS r FINAL" in metric.sql else ""
-    expression = _PER_REQUEST[by].format(t=prefix) if by in _PER_REQUEST else prefix + by
-    rows = store.query(metric.sql.format(by=expression, start=_literal(start), end=_literal(end)))
+    rows = store.query(metric.sql.format(by=_PER_REQUEST.get(by, by), start=_literal(start), end=_literal(end)))
     if name == "budget_utilization_rate":
         budgets = daily_budgets or {}
         for row in rows:

@@ -30,6 +30,7 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass
 class _CallSoFar:
+    index: int  # as OpenAI numbers the calls of one answer: in the order they began
     id: str = ""
     name: str = ""
     arguments: str = ""
@@ -74,7 +75,7 @@ class StreamAccumulator:
         index, a call index); the caller sees calls numbered 0, 1, ... in the order they began, as
         OpenAI numbers them."""
         if key not in self._calls:
-            self._calls[key] = _CallSoFar()
+            self._calls[key] = _CallSoFar(index=len(self._calls))
         elif not (id or name or arguments):
             return None
         call = self._calls[key]
@@ -82,8 +83,7 @@ class StreamAccumulator:
         call.name = call.name or name or ""
         call.arguments += arguments
         self._began()
-        index = list(self._calls).index(key)
-        return StreamChunk(tool_call=ToolCallDelta(index=index, id=id, name=name, arguments=arguments))
+        return StreamChunk(tool_call=ToolCallDelta(index=call.index, id=id, name=name, arguments=arguments))
 
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return tuple(ToolCall(id=c.id, name=c.name, arguments=c.arguments or "{}") for c in self._calls.values())

@@ -18,7 +18,6 @@ from streams.events import BreakerChanged, ModelHealth, ModelOutcome, utcnow
 from streams.routing.breaker import (
     BreakerPolicy,
     BreakerState,
-    limited_for,
     on_missing,
     on_outcome,
     on_probe_claim,
@@ -57,10 +56,6 @@ class Breakers:
     async def limit(self, model: str, until: float) -> None:
         """The provider told us to wait until `until` (epoch seconds): skip the model till then, everywhere."""
         raise NotImplementedError
-
-    def limited_for(self, model: str, now: float) -> float:
-        """Seconds `model` is still rate limited for, 0 when it is not."""
-        return limited_for(self.state(model), now)
 
     async def mark_missing(self, model: str, *, missing: bool) -> None:
         """The provider does not serve `model` (a 404, not listed), or serves it again: for every worker."""

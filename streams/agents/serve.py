@@ -51,6 +51,7 @@ from streams.events import (
 )
 from streams.events.request_keys import cache_key
 from streams.routing import RoutingError, plan_route
+from streams.routing.breaker import limited_for
 from streams.routing.cost_efficiency import applies, cheapest_fit
 from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank, violation
 
@@ -143,12 +144,16 @@ class RequestServer:
         profile = self._profile
         complexity = str(request.metadata.get("complexity") or config.task_complexity.get(request.task_type, "complex"))
         unavailable = {m: why for m, s in config.models.items() if (why := overrides.unavailable(m, s.provider))}
-        now = self._clock().timestamp()
-        waits = {m: wait for m in config.models if m not in unavailable
-                 and (wait := self.state.breakers.limited_for(m, now)) > 0}
-        unavailable |= {m: f"rate limited by its provider for {wait:.0f} s more" for m, wait in waits.items()}
-        unavailable |= {m: f"its provider does not serve {s.api_model}" for m, s in config.models.items()
-                        if m not in unavailable and self.state.breakers.state(m).missing_since is not None}
+        now, waits = self._clock().timestamp(), {}
+        for m, spec in config.models.items():  # what the providers told the cluster, one look per model
+            if m in unavailable:
+                continue
+            marks = self.state.breakers.state(m)
+            if (wait := limited_for(marks, now)) > 0:
+                waits[m] = wait
+                unavailable[m] = f"rate limited by its provider for {wait:.0f} s more"
+            elif marks.missing_since is not None:
+                unavailable[m] = f"its provider does not serve {spec.api_model}"
         estimated = {m: self.estimate_cost(m, input_tokens, output_tokens) for m in config.models}
         constraints = Constraints.of(request, profile_quality=profile.quality_threshold if profile else None,
                                      output_tokens=output_tokens)

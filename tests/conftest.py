@@ -14,7 +14,7 @@ import yaml
 from streams.cli.devstack import DevStack
 from streams.config import DEFAULT_CONFIG_PATH, load_config
 from streams.config.settings import Settings
-from streams.kafka.localkafka import LocalKafka, free_port
+from streams.kafka.localkafka import LocalKafka, LocalKafkaCluster, free_port
 from tests.support.provider_server import ProviderServer
 
 SENTINEL_KEY = "sk-test-SENTINEL-never-log-me-4f1d"
@@ -109,6 +109,21 @@ def own_broker(directory: Path) -> Iterator[LocalKafka]:
         yield broker
     finally:
         broker.stop()
+
+
+@contextmanager
+def own_cluster(directory: Path, brokers: int = 3) -> Iterator[LocalKafkaCluster]:
+    """A KRaft cluster of `brokers` nodes for one module, broker auto-create off (as in production)."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.skip("needs a cluster of its own; KAFKA_BOOTSTRAP_SERVERS points at a shared broker")
+    cluster = LocalKafkaCluster(data_dir=directory, cache_dir=Settings().hugai_cache_dir, brokers=brokers)
+    started = time.monotonic()
+    cluster.start()
+    print(f"\n[kafka] {brokers}-broker cluster {cluster.bootstrap} ready in {time.monotonic() - started:.1f}s")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")

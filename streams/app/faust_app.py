@@ -10,6 +10,7 @@ from faust.types import TP
 
 from streams.config.settings import Settings
 from streams.events.topic_names import MAX_HTTP_BODY_BYTES, REQUESTS
+from streams.kafka.replication import Replication
 
 __all__ = ["APP_ID", "create_app"]
 
@@ -121,6 +122,14 @@ class _Consumer(faust_kafka.Consumer):
 class _Transport(faust_kafka.Transport):
     Consumer = _Consumer
 
+    def _topic_config(self, retention: int | None = None, compacting: bool | None = None,
+                      deleting: bool | None = None) -> dict:
+        """Faust's own topics (table changelogs, the assignor's) get the min.insync.replicas ours
+        get: Faust sets only their copies (topic_replication_factor), and the broker default is 1."""
+        config = dict(super()._topic_config(retention, compacting, deleting))
+        config.setdefault("min.insync.replicas", str(self.app.replication.min_insync))
+        return config
+
 
 class _App(faust.App):
     # Set by the worker that serves llm.requests: partition -> the offset its group may commit.
@@ -129,12 +138,14 @@ class _App(faust.App):
     # to read, or None to take the committed one). See _Consumer.seek_to_committed.
     resume_from: dict[str, Callable[[int], int | None]]
     fetch_batch_ms = 0  # HUGAI_FETCH_BATCH_MS, set by create_app
+    replication = Replication(factor=1, min_insync=1)  # set by create_app
 
     def _new_transport(self) -> _Transport:
         return _Transport(self.conf.broker_consumer, self)
 
 
-def create_app(settings: Settings, bootstrap: str) -> faust.App:
+def create_app(settings: Settings, bootstrap: str, replication: Replication = Replication(1, 1)) -> faust.App:
+    """`replication`: what Faust's own topics get (streams/kafka/replication.py), as the project's do."""
     # Faust hard-codes fetch_max_wait_ms=1500. Alone it matters little: with fetch_min_bytes 1 the
     # broker answers as soon as any record lands (5 ms instead left the budget round trip at 7-8 ms
     # p50). What matters is how many records a fetch gathers: _CommittedReadsThread, fetch_batch_ms.
@@ -145,6 +156,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         autodiscover=False,
         processing_guarantee=settings.hugai_processing_guarantee,
         topic_partitions=settings.hugai_partitions,
+        topic_replication_factor=replication.factor,
         broker_session_timeout=settings.hugai_session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.hugai_session_timeout_s / 5),
         consumer_auto_offset_reset="earliest",
@@ -168,5 +180,6 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         datadir=str(settings.hugai_data_dir / f"faust-{settings.hugai_http_port}"),
     )
     app.fetch_batch_ms = settings.hugai_fetch_batch_ms
+    app.replication = replication
     app.resume_from = {}
     return app

@@ -67,6 +67,7 @@ from streams.kafka.broadcast import BroadcastReader
 from streams.kafka.outbox import TransactionalOutbox
 from streams.kafka.side_channel import SideChannel
 from streams.kafka.state_io import read_partition
+from streams.kafka.replication import Replication
 from streams.kafka.topics import Topics, create_topics
 from streams.routing.budgets import windows_for
 
@@ -78,9 +79,10 @@ log = logging.getLogger(__name__)
 UNSTICK_EVERY_S = 5.0
 
 
-def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | None = None) -> faust.App:
+def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | None = None,
+                 replication: Replication = Replication(1, 1)) -> faust.App:
     config = config or load_config(settings.hugai_config)
-    app = create_app(settings, bootstrap)
+    app = create_app(settings, bootstrap, replication)
     topics = Topics(app, bootstrap)
     client = make_client(
         connect_timeout=config.http.connect_timeout.total_seconds(), read_timeout=config.http.read_timeout.total_seconds(),
@@ -130,7 +132,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     register_key_upkeep(app, topics, keys_for_providers, settings=settings,
                         max_age=config.security_configuration.api_key_management.rotation_frequency)
 
-    _add_health(app, directory.families())
+    _add_health(app, outbox)
     _add_cluster_page(app, state, approvals, budgets, keys)
 
     @app.on_before_shutdown.connect
@@ -288,6 +290,11 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
     return state, approvals, budgets, cache, ready
 
 
+# A commit retried through a partition leader's move took 1-3 s on a 3-broker cluster; longer means
+# this worker cannot publish answers (every broker away, or the cluster below min.insync.replicas).
+ANSWERS_STUCK_S = 10.0
+
+
 def _first_refresh(keys: KeyRing) -> str | None:
     """Load the AWS secret before the directory decides which families have keys."""
     try:
@@ -297,7 +304,8 @@ def _first_refresh(keys: KeyRing) -> str | None:
     return None
 
 
-def _add_health(app: faust.App, families: dict[str, str]) -> None:
+def _add_health(app: faust.App, outbox: TransactionalOutbox) -> None:
+    """GET /healthz, open to all: ready or not, and why not. Nothing of tenants or spend."""
     state = {"recovered": False, "ready": False}
 
     @app.on_rebalance_complete.connect
@@ -309,8 +317,10 @@ def _add_health(app: faust.App, families: dict[str, str]) -> None:
         # Faust signals the rebalance complete before it seeks the streams and resumes them. Ready
         # means serving, so the first rebalance must have ended too; later ones do not unready it.
         state["ready"] = state["ready"] or (state["recovered"] and not app.rebalancing)
-        body = {"ready": state["ready"], "providers": families}
-        return web.json(body, status=200 if body["ready"] else 503)
+        why = [] if state["ready"] else ["joining the consumer group and reading the cluster's state"]
+        # A worker that cannot commit answers serves nothing, however it looks otherwise.
+        why += outbox.trouble(longer_than_s=ANSWERS_STUCK_S)
+        return web.json({"ready": not why, "why": why}, status=503 if why else 200)
 
 
 def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGate, budgets: BudgetGate,
@@ -368,11 +378,12 @@ class _Worker(faust.Worker):
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
     """Run until SIGTERM or Ctrl-C. Topics are created first: Faust only creates its own."""
-    app = build_worker(settings, bootstrap)
+    config = load_config(settings.hugai_config)
     # Faust's worker uses the current event loop, so prepare topics on that same loop.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions,
-                                          caching=load_config(settings.hugai_config).response_caching))
+    topics = loop.run_until_complete(create_topics(bootstrap, partitions=settings.hugai_partitions,
+                                                   caching=config.response_caching))
+    app = build_worker(settings, bootstrap, config=config, replication=topics.replication)
     worker = _Worker(app, loop=loop, loglevel=settings.hugai_log_level, quiet=True)
     worker.execute_from_commandline()

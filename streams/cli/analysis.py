@@ -127,7 +127,7 @@ def feedback(
     bootstrap = read_settings().kafka_bootstrap_servers or "127.0.0.1:9092"
 
     async def publish() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10000, acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(FEEDBACK, event.to_bytes(), key=request_id.encode())

@@ -49,7 +49,7 @@ from streams.events import LLMRequest, LLMResponse, TokenUsage
 from streams.events.topic_names import TELEMETRY
 from streams.ingress.openai_format import ChunkFrames
 from streams.kafka.admin import group_lag
-from streams.kafka.localkafka import free_port
+from streams.kafka.localkafka import LocalKafkaCluster, free_port
 
 __all__ = ["BenchResult", "run_bench", "OpenAIStub"]
 
@@ -259,7 +259,7 @@ async def _drive(bootstrap: str, *, rate: float | None, duration_s: float, sampl
 
 
 def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: float, provider_url: str | None,
-              warmup_s: float = 10.0, stream: bool = False, workers: int = 1, cache: bool = False,
+              warmup_s: float = 10.0, stream: bool = False, workers: int = 1, cache: bool = False, brokers: int = 1,
               progress: Callable[[str], None] = lambda line: None) -> BenchResult:
     notes = [f"after {warmup_s:g} s of the same load, not counted"] if warmup_s else ["no warm-up: a cold stack"]
     notes.append("response cache and deduplication on" if cache else "no response cache or deduplication (--cache)")
@@ -278,7 +278,7 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
         os.environ.update(env)
         try:
             stack = DevStack(Settings(), kafka_port=free_port(), http_port=free_port(), reports_port=free_port(),
-                             extra_worker_ports=tuple(free_port() for _ in range(workers - 1)))
+                             extra_worker_ports=tuple(free_port() for _ in range(workers - 1)), brokers=brokers)
             progress("starting the stack..." if workers == 1 else f"starting the stack with {workers} workers...")
             stack.start()
             try:
@@ -295,7 +295,7 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                                        stream_ttft_ms=stream_ttft_ms))
                 progress(f"driving {load} for {duration_s:g} s...")
                 pids = {**worker_pids, "sink": stack.children["sink"].pid,
-                        **({"broker": stack.kafka.pid} if stack.kafka is not None else {})}
+                        **_broker_pids(stack)}
                 cpu_before = {role: cpu_seconds(p) for role, p in pids.items()} | {"bench": time.process_time()}
                 calls_before = stub.calls if stub is not None else None
                 sent, answered, errors, elapsed, added, ttft_added = asyncio.run(
@@ -323,12 +323,19 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
                 else:
                     os.environ[name] = value
     mode = (("saturate" if rate is None else f"rate {rate:g}/s") + (", streamed" if stream else "")
-            + (f", {workers} workers" if workers > 1 else ""))
+            + (f", {workers} workers" if workers > 1 else "") + (f", {brokers} brokers" if brokers > 1 else ""))
     return BenchResult(mode=mode, duration_s=round(elapsed, 3), sent=sent, answered=answered, errors=errors,
                        throughput_rps=round(answered / elapsed, 1),
                        added_latency_ms=_percentiles(added), rss_mb=round(peak["rss"], 1),
                        sink_lag_s=round(sink_lag, 3), cpu_ms_per_request=cpu_ms, notes=notes,
                        ttft_added_ms=_percentiles(ttft_added) if stream else None, provider_calls=provider_calls)
+
+
+def _broker_pids(stack: DevStack) -> dict[str, int]:
+    """The brokers the bench started: "broker" alone, or "broker-1", "broker-2", ... in a cluster."""
+    if isinstance(stack.kafka, LocalKafkaCluster):
+        return {f"broker-{node.node_id}": node.pid for node in stack.kafka.nodes if node.pid is not None}
+    return {"broker": stack.kafka.pid} if stack.kafka is not None and stack.kafka.pid is not None else {}
 
 
 class _Nothing:

@@ -15,13 +15,13 @@ import typer
 
 from streams.cli.analysis import dashboards_app, erase, feedback, report
 from streams.cli.control import approvals_app, control_app
+from streams.cli.kafka_commands import kafka_app
 from streams.cli.output import config_or_fail, console, err, fail, read_settings, sigterm_as_interrupt
 from streams.config import ConfigError, load_config
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="hugai-llm: an event-sourced LLM router on Kafka, Faust and ClickHouse.", no_args_is_help=True)
-kafka_app = typer.Typer(help="The local Apache Kafka broker.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(config_app, name="config")
@@ -32,7 +32,9 @@ app.add_typer(approvals_app, name="approvals")
 
 @app.command()
 def dev(
-    kafka_port: Annotated[int, typer.Option(help="Port for the local Kafka broker.")] = 9092,
+    kafka_port: Annotated[int, typer.Option(help="Port for the local Kafka broker (the first, with --brokers).")] = 9092,
+    brokers: Annotated[int, typer.Option(min=1, max=9, help="Run the local Kafka as a KRaft cluster of this many "
+                                                            "brokers (topics then get min(3, brokers) copies).")] = 1,
     http_port: Annotated[int, typer.Option(help="Port for the worker's web server.")] = 6066,
     reports_port: Annotated[int, typer.Option(help="Port for the sink's report endpoint.")] = 6067,
     demo: Annotated[bool, typer.Option(help="Publish a demo batch and print a summary.")] = False,
@@ -46,7 +48,7 @@ def dev(
     settings = read_settings()
     config = config_or_fail(settings)
     sigterm_as_interrupt()
-    stack = DevStack(settings, kafka_port=kafka_port, http_port=http_port, reports_port=reports_port)
+    stack = DevStack(settings, kafka_port=kafka_port, http_port=http_port, reports_port=reports_port, brokers=brokers)
     started = time.monotonic()
     try:
         with console.status("Starting Kafka, the worker and the sink..."):
@@ -104,12 +106,16 @@ def send(
 def worker() -> None:
     """Run one router worker (Faust). Needs KAFKA_BOOTSTRAP_SERVERS."""
     from streams.app.worker import run_worker
+    from streams.kafka.replication import ReplicationError
 
     settings = read_settings()
     if not settings.kafka_bootstrap_servers:
         raise fail("KAFKA_BOOTSTRAP_SERVERS is not set; start a broker with `hugai-llm dev`, or point at one")
     config_or_fail(settings)  # fail fast, with the config's own message
-    run_worker(settings, settings.kafka_bootstrap_servers)
+    try:
+        run_worker(settings, settings.kafka_bootstrap_servers)
+    except ReplicationError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -119,7 +125,8 @@ def sink() -> None:
     from analytics.service import serve_sink
     from streams.config.settings import read_secret_env
     from streams.ingress.auth import ApiKeys
-    from streams.kafka.topics import APPROVALS, CONTROL, FEEDBACK, TELEMETRY
+    from streams.kafka.replication import ReplicationError
+    from streams.kafka.topics import APPROVALS, CONTROL, FEEDBACK, TELEMETRY, create_topics
 
     settings = read_settings()
     if not settings.kafka_bootstrap_servers:
@@ -127,6 +134,12 @@ def sink() -> None:
     config = config_or_fail(settings)
     logging.basicConfig(level=settings.hugai_log_level.upper().replace("WARN", "WARNING"),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    try:
+        # Whichever process starts first creates every topic: the sink reads four of them.
+        asyncio.run(create_topics(settings.kafka_bootstrap_servers, partitions=settings.hugai_partitions,
+                                  caching=config.response_caching))
+    except ReplicationError as exc:
+        raise fail(str(exc)) from None
     try:
         store = open_store(settings.clickhouse_url, settings.chdb_path)
     except StoreError as exc:
@@ -155,6 +168,8 @@ def bench(
     stream: Annotated[bool, typer.Option(help="Stream every request; also report the TTFT the router adds.")] = False,
     workers: Annotated[int, typer.Option(min=1, max=4,
                                          help="Workers in one consumer group (llm.requests has 4 partitions).")] = 1,
+    brokers: Annotated[int, typer.Option(min=1, max=5, help="Brokers of the local Kafka the bench starts "
+                                                            "(ignored with KAFKA_BOOTSTRAP_SERVERS).")] = 1,
     cache: Annotated[bool, typer.Option(help="Keep the config's response cache and deduplication on (every prompt "
                                               "still differs: each request pays the lookup, and none hits).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -165,7 +180,7 @@ def bench(
     if (rate is None) == (not saturate):
         raise fail("give exactly one of --rate R or --saturate")
     result = run_bench(rate=rate, duration_s=duration, provider_latency_ms=provider_latency_ms,
-                       provider_url=provider_url, warmup_s=warmup, stream=stream, workers=workers, cache=cache,
+                       provider_url=provider_url, warmup_s=warmup, stream=stream, workers=workers, cache=cache, brokers=brokers,
                        progress=lambda line: err.print(line, style="dim"))
     if as_json:
         print(json.dumps({"throughput_rps": result.throughput_rps, "added_latency_ms": result.added_latency_ms,
@@ -189,19 +204,6 @@ def bench(
                       highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", style="yellow")
-
-
-@kafka_app.command("fetch")
-def kafka_fetch() -> None:
-    """Fetch the Apache Kafka jars from Maven Central into the cache (once)."""
-    from streams.kafka.localkafka import KAFKA_VERSION, KafkaStartError, fetch_jars
-
-    settings = read_settings()
-    try:
-        libs = fetch_jars(settings.hugai_cache_dir)
-    except KafkaStartError as exc:
-        raise fail(str(exc), code=1) from None
-    console.print(f"Apache Kafka {KAFKA_VERSION}: {len(list(libs.glob('*.jar')))} jars in {libs}", highlight=False)
 
 
 @config_app.command("check")

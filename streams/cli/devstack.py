@@ -6,7 +6,6 @@ and the demo's summary. Stopping sends SIGTERM, waits, then kills what is left.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -16,11 +15,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.config.loading import load_config
 from streams.config.settings import Settings
-from streams.kafka.localkafka import LocalKafka
+from streams.kafka.localkafka import LocalKafka, LocalKafkaCluster, local_kafka
 from streams.kafka.localkafka.processes import die_with_parent, terminate
-from streams.kafka.topics import create_topics
 
 __all__ = ["DevStack", "StackError"]
 
@@ -36,11 +33,14 @@ class DevStack:
     http_port: int = 6066
     reports_port: int = 6067
     bootstrap: str = ""
-    kafka: LocalKafka | None = None
+    kafka: LocalKafka | LocalKafkaCluster | None = None
+    brokers: int = 1  # of the local Kafka, when KAFKA_BOOTSTRAP_SERVERS is not set
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
     _env: dict[str, str] = field(default_factory=dict, repr=False)
     # More workers in the same consumer group, on the ports given: "worker-2" on the first, and so on.
     extra_worker_ports: tuple[int, ...] = ()
+    # Start these one at a time, each ready before the next ("sink", "worker", ...); empty: all at once.
+    start_order: tuple[str, ...] = ()
 
     @property
     def workers(self) -> dict[str, int]:
@@ -75,12 +75,9 @@ class DevStack:
         if self.settings.kafka_bootstrap_servers:
             self.bootstrap = self.settings.kafka_bootstrap_servers
         else:
-            self.kafka = LocalKafka(
-                data_dir=self.settings.kafka_data_dir, cache_dir=self.settings.hugai_cache_dir, port=self.kafka_port
-            )
+            self.kafka = local_kafka(self.settings.hugai_data_dir, self.settings.hugai_cache_dir, brokers=self.brokers,
+                                     port=self.kafka_port)
             self.bootstrap = self.kafka.start()
-        asyncio.run(create_topics(self.bootstrap, partitions=self.settings.hugai_partitions,
-                                  caching=load_config(self.settings.hugai_config).response_caching))
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
@@ -93,13 +90,23 @@ class DevStack:
             env["HUGAI_CONFIG"] = str(self.settings.hugai_config.resolve())
         self.sink_ready_file.unlink(missing_ok=True)
         self._env = env
-        self._spawn("sink", env)
-        for role in self.workers:
-            self.start_worker(role, wait=False)
+        # Each process creates the topics it needs at start (streams/kafka/topics.py), so none is made here.
         deadline = time.monotonic() + timeout
-        self._wait("sink", self.sink_ready_file.exists, deadline)
-        for role, port in self.workers.items():
-            self._wait(role, lambda port=port: self._worker_ready(port), deadline)
+        for role in self.start_order or ("sink", *self.workers):
+            if role == "sink":
+                self._spawn("sink", env)
+            else:
+                self.start_worker(role, wait=False)
+            if self.start_order:
+                self._wait_ready(role, deadline)
+        for role in ("sink", *self.workers):
+            self._wait_ready(role, deadline)
+
+    def _wait_ready(self, role: str, deadline: float) -> None:
+        if role == "sink":
+            self._wait("sink", self.sink_ready_file.exists, deadline)
+        else:
+            self._wait(role, lambda port=self.workers[role]: self._worker_ready(port), deadline)
 
     def start_worker(self, role: str, *, wait: bool = True, timeout: float = 60.0) -> None:
         """Start (or restart) one of the workers; by default, wait until it is ready.

@@ -59,7 +59,9 @@ class ReplyClient:
             self.reply_topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
             enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=IDLE_FETCH_WAIT_MS,
         )
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=1,
+        # acks=all: a request counts as sent once min.insync.replicas brokers hold it, so losing the
+        # leader right after cannot lose it (aiokafka's default, 1, waits for the leader alone).
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=1, acks="all",
                                           max_request_size=MAX_REQUEST_BATCH_BYTES)  # requests may carry images
         await self._consumer.start()
         await self._producer.start()

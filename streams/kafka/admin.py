@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-__all__ = ["cluster_ready", "ensure_topics", "group_lag", "partitions_of"]
+from streams.kafka.replication import Replication, cluster_replication
+
+__all__ = ["admin_client", "cluster_ready", "create_missing", "ensure_topics", "group_lag", "partitions_of"]
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +39,47 @@ def cluster_ready(bootstrap: str) -> bool:
 
 async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int,
                         configs: dict[str, str] | None = None) -> None:
-    """Create any of `names` that do not exist yet, with `partitions` partitions and topic `configs`."""
+    """Create any of `names` that do not exist yet, with `partitions` partitions and topic `configs`,
+    replicated as the cluster allows (streams/kafka/replication.py)."""
+    async with admin_client(bootstrap) as admin:
+        await create_missing(admin, {name: (partitions, configs or {}) for name in names},
+                             await cluster_replication(admin))
+
+
+async def create_missing(admin: AIOKafkaAdminClient, wanted: dict[str, tuple[int, dict[str, str]]],
+                         replication: Replication) -> list[str]:
+    """Create the topics of `wanted` (name -> partitions, configs) that do not exist; the names created."""
+    existing = set(await admin.list_topics())
+    missing = [NewTopic(name, partitions, replication.factor, topic_configs={**replication.topic_configs, **configs})
+               for name, (partitions, configs) in wanted.items() if name not in existing]
+    if not missing:
+        return []
+    try:
+        response = await admin.create_topics(missing)
+    except TopicAlreadyExistsError:
+        return []  # another process created them between our list and create
+    # Per-topic errors come back in the response, not as exceptions.
+    failed = {name: f"{_error_name(code)}: {message}" for name, code, message in response.topic_errors
+              if code not in (0, TopicAlreadyExistsError.errno)}
+    if failed:
+        raise KafkaError(f"cannot create topics at replication factor {replication.factor}: {failed}")
+    created = [t.name for t in missing]
+    log.info("created topics %s (%d copies, min.insync.replicas %d)", created, replication.factor,
+             replication.min_insync)
+    return created
+
+
+def _error_name(code: int) -> str:
+    error = for_code(code)
+    return error.__name__ if error is not None else f"error {code}"
+
+
+@asynccontextmanager
+async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, 1, topic_configs=configs or {}) for name in names if name not in existing]
-        if missing:
-            try:
-                response = await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                return  # another process created it between our list and create
-            # Per-topic errors come back in the response, not as exceptions.
-            failed = {name: (code, message) for name, code, message in response.topic_errors
-                      if code not in (0, TopicAlreadyExistsError.errno)}
-            if failed:
-                raise KafkaError(f"cannot create topics: {failed}")
-            log.info("created topics %s", [t.name for t in missing])
+        yield admin
     finally:
         await admin.close()
 

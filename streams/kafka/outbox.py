@@ -85,6 +85,10 @@ class _PartitionLog:
     taken_at: int = -1  # the value of `revocations` when it was last taken over: current when equal
     stuck: tuple[int, float] | None = None  # (frontier, since when) while it does not move
     committed_at: float = 0.0  # monotonic time the last transaction of this partition ended
+    failing: tuple[float, str] | None = None  # (since when, what) while commits or the takeover fail
+
+    def failed(self, exc: BaseException) -> None:
+        self.failing = (self.failing[0] if self.failing else time.monotonic(), type(exc).__name__)
 
     def is_answered(self, offset: int) -> bool:
         return offset < (self.frontier or 0) or offset in self.answered
@@ -125,6 +129,14 @@ class TransactionalOutbox:
     def revoked(self, partition: int) -> None:
         """The partition was taken from this worker: what is known of it is read again if it comes back."""
         self._log(partition).revocations += 1
+
+    def trouble(self, longer_than_s: float) -> list[str]:
+        """Partitions of this worker whose answers have not been committed for `longer_than_s`: one
+        line each, for /healthz. A commit retried through a leader's move takes a second or two."""
+        now = time.monotonic()
+        return [f"answers on partition {p} of {self._source} not committed for {now - log_.failing[0]:.0f} s "
+                f"({log_.failing[1]})" for p, log_ in sorted(self._logs.items())
+                if log_.failing and now - log_.failing[0] > longer_than_s and self._owns(p)]
 
     def committable(self, partition: int) -> int | None:
         """The offset the group may commit on `partition`: every request before it is answered."""
@@ -251,8 +263,10 @@ class TransactionalOutbox:
                     log_.answered.add(pending.offset)
                     _resolve(pending, True)
                 log_.advance()
+                log_.failing = None
                 return
             except Exception as exc:  # noqa: BLE001 - fenced, broker away, timeouts: all start the partition over
+                log_.failed(exc)
                 await self._drop_producer(log_, producer)
                 if not self._owns(log_.partition):
                     log.info("partition %d of %s moved to another worker during a commit (%s); it answers "
@@ -282,7 +296,9 @@ class TransactionalOutbox:
                 return True
             except Exception as exc:  # noqa: BLE001 - broker away or timeouts: retry while the partition is ours
                 if not self._owns(log_.partition):
+                    log_.failing = None
                     return False
+                log_.failed(exc)
                 log.warning("taking over partition %d of %s failed (%s); retrying in %.1f s", log_.partition,
                             self._source, type(exc).__name__, delay)
                 await asyncio.sleep(delay)

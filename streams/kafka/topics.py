@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import dataclass
 
 import faust
 
 from streams.config.schema import ResponseCaching
-from streams.kafka.admin import ensure_topics
+from streams.kafka.admin import admin_client, create_missing, ensure_topics
+from streams.kafka.replication import Replication, cluster_replication, describe_copies, shortfalls
 
 __all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "STATE_TOPICS", "Topics",
-           "create_topics"]
+           "create_topics", "project_topics", "TopicsReport"]
 
 from streams.events.topic_names import (
     ANSWERED,
@@ -35,6 +38,8 @@ from streams.events.topic_names import (
     TELEMETRY,
 )
 
+log = logging.getLogger(__name__)
+
 # The state topics keep the last record per key for ever: a worker that starts reads them whole.
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 
@@ -53,20 +58,47 @@ def entry_retention(ttl_s: float) -> dict[str, str]:
             "segment.ms": str(max(ttl_ms // 2, 60_000)), "min.compaction.lag.ms": "0"}
 
 
-async def create_topics(bootstrap: str, *, partitions: int, caching: ResponseCaching | None = None) -> None:
-    """Every topic the router reads or writes, before any consumer starts. A topic that exists is
-    left as it is (its retention too)."""
+def project_topics(partitions: int, caching: ResponseCaching | None = None) -> dict[str, tuple[int, dict[str, str]]]:
+    """Every topic the project reads or writes (Faust's own aside): name -> (partitions, topic configs)."""
     caching = caching or ResponseCaching()
-    await ensure_topics(bootstrap, [REQUESTS], partitions=partitions,
-                        configs={**APPEND_TIME, "max.message.bytes": str(MAX_REQUEST_BATCH_BYTES)})
-    await ensure_topics(bootstrap, [ANSWERED], partitions=partitions, configs=APPEND_TIME)
-    # As many partitions as llm.requests: partition p holds the answers shared on partition p.
-    await ensure_topics(bootstrap, [CACHE_ENTRIES], partitions=partitions, configs=entry_retention(caching.ttl.total_seconds()))
-    await ensure_topics(bootstrap, [IDEMPOTENCY_ENTRIES], partitions=partitions,
-                        configs=entry_retention(caching.idempotency_ttl.total_seconds()))
-    await ensure_topics(bootstrap, [t for t in CORE_TOPICS if t != REQUESTS], partitions=partitions)
-    await ensure_topics(bootstrap, list(SINGLE_PARTITION_TOPICS), partitions=1)
-    await ensure_topics(bootstrap, list(STATE_TOPICS), partitions=1, configs=COMPACTED)
+    return {
+        REQUESTS: (partitions, {**APPEND_TIME, "max.message.bytes": str(MAX_REQUEST_BATCH_BYTES)}),
+        ANSWERED: (partitions, APPEND_TIME),
+        # As many partitions as llm.requests: partition p holds the answers shared on partition p.
+        CACHE_ENTRIES: (partitions, entry_retention(caching.ttl.total_seconds())),
+        IDEMPOTENCY_ENTRIES: (partitions, entry_retention(caching.idempotency_ttl.total_seconds())),
+        **{name: (partitions, {}) for name in CORE_TOPICS if name != REQUESTS},
+        **{name: (1, {}) for name in SINGLE_PARTITION_TOPICS},
+        **{name: (1, COMPACTED) for name in STATE_TOPICS},
+    }
+
+
+async def create_topics(bootstrap: str, *, partitions: int, caching: ResponseCaching | None = None) -> TopicsReport:
+    """Every topic the project uses, before any consumer starts; called by every process at start, so
+    whichever starts first creates them all and nothing relies on the broker's auto-create.
+
+    A topic that exists is left as it is (its retention and copies too); one with fewer partitions,
+    copies or min.insync.replicas than wanted is named in one log line and in the report."""
+    wanted = project_topics(partitions, caching)
+    async with admin_client(bootstrap) as admin:
+        replication = await cluster_replication(admin)
+        created = await create_missing(admin, wanted, replication)
+        # Only topics that were there before: one created a moment ago, here or by another process,
+        # may not be in the brokers' metadata yet (KRaft publishes it asynchronously).
+        existing = [name for name in wanted if name not in created]
+        found = await describe_copies(admin, existing)
+        lacking = shortfalls(found, {name: wanted[name][0] for name in existing if name in found}, replication)
+    if lacking:
+        log.warning("topics below what this cluster should hold, left as they are (an operator moves replicas "
+                    "with kafka-reassign-partitions; `hugai-llm kafka check` lists them): %s", "; ".join(lacking))
+    return TopicsReport(replication=replication, created=created, lacking=lacking)
+
+
+@dataclass(frozen=True)
+class TopicsReport:
+    replication: Replication
+    created: list[str]
+    lacking: list[str]  # one line per topic below what is wanted
 
 
 class Topics:

@@ -1,8 +1,9 @@
-"""A real single-node Apache Kafka broker in KRaft mode, run from the official jars on this machine's Java.
+"""A real Apache Kafka node in KRaft mode (broker and controller), run from the official jars on this machine's Java.
 
 `fetch_jars` asks Maven for the jars once and keeps them in the cache directory.
 `LocalKafka` formats its data directory on first use, starts the JVM bound to 127.0.0.1,
-waits until the broker answers metadata requests, and stops it again.
+waits until the broker answers metadata requests, and stops it again. Alone it is a one-node
+cluster; `LocalKafkaCluster` (cluster.py) runs several as one cluster.
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ def fetch_jars(cache_dir: Path, *, version: str = KAFKA_VERSION, quiet: bool = F
 
 @dataclass
 class LocalKafka:
-    """One broker+controller process. Use as a context manager, or call start() and stop()."""
+    """One broker+controller process. Use as a context manager, or call start() and stop().
+
+    Alone (the defaults) it is a cluster of one. In a cluster, `voters` names every node's controller
+    (`id@host:port,...`), all share `cluster_id`, and `replicas` is the replication factor of Kafka's
+    own topics (consumer offsets, transaction state)."""
 
     data_dir: Path
     cache_dir: Path
@@ -97,6 +102,13 @@ class LocalKafka:
     controller_port: int = field(default_factory=free_port)
     heap: str = "512m"
     jvm_options: tuple[str, ...] = QUICK_JIT
+    node_id: int = 1
+    voters: str = ""
+    cluster_id: str = ""
+    replicas: int = 1
+    # On in a cluster of one, as Kafka's default; a production cluster usually has it off, and so do
+    # LocalKafkaCluster's nodes: the project creates every topic it uses (streams/kafka/topics.py).
+    auto_create_topics: bool = True
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
@@ -113,6 +125,13 @@ class LocalKafka:
         return self.data_dir / "broker.log"
 
     def start(self, *, timeout: float = 90.0) -> str:
+        self.launch()
+        self.wait_ready(timeout)
+        return self.bootstrap
+
+    def launch(self) -> None:
+        """Format the data directory on first use and start the JVM, without waiting for it to serve.
+        A node of a cluster serves only once a majority of its controllers run: start them all first."""
         java = _require("java", "the broker needs Java 17 or newer (apt-get install openjdk-17-jre-headless)")
         libs = fetch_jars(self.cache_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +142,7 @@ class LocalKafka:
         if not (self.data_dir / "logs" / "meta.properties").exists():
             fmt = subprocess.run(
                 [java, "-cp", classpath, *self.jvm_options, *self._jvm_flags(), _STORAGE_TOOL, "format",
-                 f"--cluster-id={new_cluster_id()}", f"--config={properties}"],
+                 f"--cluster-id={self.cluster_id or new_cluster_id()}", f"--config={properties}"],
                 capture_output=True, text=True,
             )
             if fmt.returncode != 0:
@@ -135,19 +154,19 @@ class LocalKafka:
             stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
         )
         stdout.close()
-        self._wait_ready(timeout)
-        return self.bootstrap
 
     def _jvm_flags(self) -> list[str]:
         return [f"-Dlog4j2.configurationFile={_HERE / 'log4j2.properties'}", f"-Dkafka.logs.dir={self.data_dir}"]
 
     def _write_properties(self) -> Path:
         path = self.data_dir / "server.properties"
+        voters = self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
+        min_isr = min(2, self.replicas)
         path.write_text(
             "\n".join([
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                f"node.id={self.node_id}",
+                f"controller.quorum.voters={voters}",
                 f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
                 f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
                 "controller.listener.names=CONTROLLER",
@@ -155,25 +174,24 @@ class LocalKafka:
                 "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 f"log.dirs={self.data_dir / 'logs'}",
                 "num.partitions=1",
-                # One node, so every internal topic has one replica.
-                "offsets.topic.replication.factor=1",
+                f"offsets.topic.replication.factor={self.replicas}",
                 "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
+                f"transaction.state.log.replication.factor={self.replicas}",
+                f"transaction.state.log.min.isr={min_isr}",
                 "transaction.state.log.num.partitions=8",
                 # A dead worker's open transaction holds back read_committed readers until it is
                 # aborted; look for expired ones every second, not every 10 s (streams/kafka/outbox.py).
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
+                f"share.coordinator.state.topic.replication.factor={self.replicas}",
+                f"share.coordinator.state.topic.min.isr={min_isr}",
                 "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
+                f"auto.create.topics.enable={str(self.auto_create_topics).lower()}",
                 "",
             ])
         )
         return path
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -200,6 +218,10 @@ class LocalKafka:
             self._process.kill()
             self._process.wait()
             self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def __enter__(self) -> LocalKafka:
         self.start()

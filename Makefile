@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install kafka clean
+.PHONY: run test install kafka cluster clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -26,9 +26,15 @@ install: $(BIN)/hugai-llm
 kafka: install
 	$(BIN)/hugai-llm kafka fetch
 
+# `make run BROKERS=3`: the same stack on a local 3-node KRaft cluster (topics at 3 copies).
+BROKERS ?= 1
 RUN_ARGS ?=
 run: kafka
-	$(BIN)/hugai-llm dev --demo $(RUN_ARGS)
+	$(BIN)/hugai-llm dev --demo --brokers $(BROKERS) $(RUN_ARGS)
+
+# A local Kafka alone, in the foreground: `make cluster BROKERS=3` prints its KAFKA_BOOTSTRAP_SERVERS.
+cluster: kafka
+	$(BIN)/hugai-llm kafka start --brokers $(BROKERS)
 
 test: kafka
 	$(BIN)/pytest

@@ -277,7 +277,9 @@ def run_bench(*, rate: float | None, duration_s: float, provider_latency_ms: flo
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:
-            stack = DevStack(Settings(), kafka_port=free_port(), http_port=free_port(), reports_port=free_port(),
+            # A cluster takes free ports of its own: the ports after a free one may be taken.
+            stack = DevStack(Settings(), kafka_port=free_port() if brokers == 1 else 0, http_port=free_port(),
+                             reports_port=free_port(),
                              extra_worker_ports=tuple(free_port() for _ in range(workers - 1)), brokers=brokers)
             progress("starting the stack..." if workers == 1 else f"starting the stack with {workers} workers...")
             stack.start()

@@ -72,8 +72,15 @@ class TopicCopies:
 
 
 async def describe_copies(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, TopicCopies]:
-    """Partitions, copies and min.insync.replicas of each of `topics` that exists."""
-    described = {t["topic"]: t for t in await admin.describe_topics(topics) if t["error_code"] == 0}
+    """Partitions, copies and min.insync.replicas of each of `topics` that exists.
+
+    Only topics listed are described: a metadata request for a missing topic makes a broker with
+    auto-create on create it, with its default partitions, which is what `kafka check` must never do."""
+    existing = set(await admin.list_topics())
+    present = [t for t in topics if t in existing]
+    if not present:  # an empty list would describe every topic
+        return {}
+    described = {t["topic"]: t for t in await admin.describe_topics(present) if t["error_code"] == 0}
     if not described:
         return {}
     min_insync: dict[str, int] = {}

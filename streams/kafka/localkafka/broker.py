@@ -58,6 +58,11 @@ def free_port() -> int:
             return port
 
 
+def reserve(ports: list[int]) -> None:
+    """Ports the caller will bind itself: free_port() never hands them out."""
+    _HANDED_OUT.update(ports)
+
+
 def _require(tool: str, hint: str) -> str:
     path = shutil.which(tool)
     if not path:
@@ -135,7 +140,7 @@ class LocalKafka:
         java = _require("java", "the broker needs Java 17 or newer (apt-get install openjdk-17-jre-headless)")
         libs = fetch_jars(self.cache_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if _port_open(self.port):
+        if port_open(self.port):
             raise KafkaStartError(f"port {self.port} on 127.0.0.1 is already in use; pick another with --kafka-port")
         properties = self._write_properties()
         classpath = f"{libs}/*"
@@ -196,7 +201,7 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 raise KafkaStartError(f"broker exited with code {self._process.returncode}; see {self.log_file}\n{self._tail()}")
-            if _port_open(self.port) and _metadata_ready(self.bootstrap):
+            if port_open(self.port) and _metadata_ready(self.bootstrap):
                 return
             time.sleep(0.2)
         self.stop()
@@ -240,7 +245,7 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0

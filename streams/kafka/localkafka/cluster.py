@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.kafka.localkafka.broker import LocalKafka, KafkaStartError, free_port, new_cluster_id
+from streams.kafka.localkafka.broker import KafkaStartError, LocalKafka, port_open, free_port, new_cluster_id, reserve
 
 __all__ = ["LocalKafkaCluster", "local_kafka"]
 
@@ -54,7 +54,15 @@ class LocalKafkaCluster:
                                       f"{self.brokers}; start it with --brokers {len(layout['nodes'])} or use another "
                                       "data directory")
             return layout
-        ports = [self.port + i for i in range(self.brokers)] if self.port else [free_port() for _ in range(self.brokers)]
+        if self.port:
+            ports = [self.port + i for i in range(self.brokers)]
+            taken = [port for port in ports if port_open(port)]
+            if taken:
+                raise KafkaStartError(f"port(s) {', '.join(map(str, taken))} on 127.0.0.1 are in use; a cluster of "
+                                      f"{self.brokers} brokers from port {self.port} needs {ports[0]}-{ports[-1]} free")
+            reserve(ports)  # so that no controller is given one of them
+        else:
+            ports = [free_port() for _ in range(self.brokers)]
         layout = {"cluster_id": new_cluster_id(),
                   "nodes": [{"id": i, "port": ports[i - 1], "controller_port": free_port()}
                             for i in range(1, self.brokers + 1)]}

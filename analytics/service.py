@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,8 +34,10 @@ def serve_sink(
     daily_budgets: dict[str, Decimal] | None = None,
     retention: timedelta | None = None,
     authorize: Authorize | None = None,
+    background: Sequence[Callable[[Store], Awaitable[None]]] = (),
 ) -> int:
-    """Blocks until SIGTERM/SIGINT. Returns the number of rows written. Serves reports when report_port is set."""
+    """Blocks until SIGTERM/SIGINT. Returns the number of rows written. Serves reports when report_port is set.
+    `background`: loops run beside the sink on its store (the live-quality feed), cancelled when it stops."""
     store = LockedStore(store)
     applied = apply_migrations(store)
     if applied:
@@ -59,9 +62,13 @@ def serve_sink(
         if ready_file is not None:
             ready_file.parent.mkdir(parents=True, exist_ok=True)
             ready_file.write_text(str(os.getpid()))
+        loops = [asyncio.create_task(work(store)) for work in background]
         try:
             await task
         finally:
+            for loop_task in loops:
+                loop_task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
             if runner is not None:
                 await runner.cleanup()
 

@@ -27,6 +27,8 @@ class Records:
             task_type=request.task_type, agent_context=request.agent_context or "", reason=reason,
             candidates=list(ranking.order), chosen_model=response.model or "", excluded=excluded,
             scores={m: ranking.scores[m] for m in (*ranking.order, *ranking.degrade, *excluded) if m in ranking.scores},
+            quality={m: q for m, (q, _) in ranking.quality.items()},
+            quality_judgments={m: n for m, (_, n) in ranking.quality.items()},
             **self.who(request),
         )
 

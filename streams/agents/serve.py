@@ -155,6 +155,7 @@ class RequestServer:
             elif marks.missing_since is not None:
                 unavailable[m] = f"its provider does not serve {spec.api_model}"
         estimated = {m: self.estimate_cost(m, input_tokens, output_tokens) for m in config.models}
+        judged = self.state.judged(request.task_type)
         constraints = Constraints.of(request, profile_quality=profile.quality_threshold if profile else None,
                                      output_tokens=output_tokens)
         if reason != "operator_pin" and request.preferred_model is None and applies(
@@ -165,13 +166,13 @@ class RequestServer:
             # request needs, the profile's quality floor) would leave cost_efficiency naming a route it
             # did not choose.
             admitted = [m for m in config.models if m not in unavailable and m not in open_now
-                        and violation(config, m, constraints, estimated) is None]
+                        and violation(config, m, constraints, estimated, judged) is None]
             cheap = cheapest_fit(config, complexity, threshold, estimated_cost=estimated, available=admitted)
             if cheap is not None:
                 candidates, reason = (cheap, *(c for c in candidates if c != cheap)), "cost_efficiency"
         ranking = rank(config, candidates, tuple(m for m in route.degrade if m not in candidates), constraints,
                        estimated_cost=estimated, figures=self.state.figures(), unavailable=unavailable,
-                       in_flight=self.in_flight_models)
+                       in_flight=self.in_flight_models, judged=judged)
         return Plan(ranking=ranking, reason=reason, tokens=input_tokens + output_tokens,
                     estimated_cost={m: estimated[m] for m in ranking.order + ranking.degrade},
                     rate_limited=frozenset(waits))

@@ -41,6 +41,7 @@ from streams.events import (
     BudgetState,
     ControlCommand,
     ModelHealth,
+    ModelQuality,
     ModelOutcome,
     StreamCancel,
 )
@@ -56,6 +57,7 @@ from streams.events.topic_names import (
     ENTRY_TOPICS,
     IDEMPOTENCY_ENTRIES,
     MODEL_HEALTH,
+    MODEL_QUALITY,
     OUTCOMES,
     REQUESTS,
     STREAM_CANCELS,
@@ -251,6 +253,8 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
             return
         if topic == MODEL_HEALTH:
             state.apply_health(ModelHealth.model_validate_json(value))
+        elif topic == MODEL_QUALITY:
+            state.apply_quality(ModelQuality.model_validate_json(value))
         elif topic == CONTROL:
             command = ControlCommand.model_validate_json(value)
             state.apply_control(command)
@@ -264,7 +268,7 @@ def _cluster_state(app: faust.App, topics: Topics, config: HugaiConfig, bootstra
         elif topic == STREAM_CANCELS:
             cancels.cancel(StreamCancel.model_validate_json(value).request_id)
 
-    reader = BroadcastReader(bootstrap, [MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE], apply)
+    reader = BroadcastReader(bootstrap, [MODEL_HEALTH, MODEL_QUALITY, CONTROL, APPROVALS, BUDGET_STATE], apply)
     answers = BroadcastReader(bootstrap, [BUDGET_DECISIONS, STREAM_CANCELS], apply, from_end=True)
     ready = asyncio.Event()
 
@@ -348,6 +352,7 @@ def _add_cluster_page(app: faust.App, state: ClusterState, approvals: ApprovalGa
         return web.json({
             "worker": breakers.me if isinstance(breakers, ClusterBreakers) else "local",
             "breakers": breakers.describe() if isinstance(breakers, ClusterBreakers) else {},
+            "quality": state.describe_quality(),
             "overrides": {"forced_breakers": overrides.forced_breakers, "disabled_models": sorted(overrides.disabled_models),
                           "disabled_providers": sorted(overrides.disabled_providers), "pins": overrides.pins},
             "commands_applied": state.commands_applied,

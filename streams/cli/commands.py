@@ -123,6 +123,7 @@ def sink() -> None:
     """Run the ClickHouse sink (its own consumer group). Needs KAFKA_BOOTSTRAP_SERVERS."""
     from analytics import SinkConfig, StoreError, open_store
     from analytics.service import serve_sink
+    from streams.cli.quality_feed import quality_feed
     from streams.config.settings import read_secret_env
     from streams.ingress.auth import ApiKeys
     from streams.kafka.replication import ReplicationError
@@ -149,7 +150,8 @@ def sink() -> None:
                ready_file=settings.hugai_data_dir / "sink.ready", report_host=settings.hugai_http_host,
                report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets),
                retention=config.security_configuration.data_protection.data_retention,
-               authorize=ApiKeys.from_specs(config.api_keys, read_secret_env).authorizer(open_when_empty=True))
+               authorize=ApiKeys.from_specs(config.api_keys, read_secret_env).authorizer(open_when_empty=True),
+               background=[quality_feed(config.quality_feedback, settings.kafka_bootstrap_servers)])
 
 
 # Registered here so that `hugai-llm --help` lists them where it always has: after sink, before bench.

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from streams.config.units import Duration, Money
 
@@ -221,6 +221,33 @@ class HumanOversight(_Strict):
     approval_timeout: Duration = "300s"  # type: ignore[assignment]
 
 
+class FeedbackWeights(_Strict):
+    """How the three judgments combine into one quality figure (each normalized to 0..1 first)."""
+
+    satisfaction: float = Field(default=0.5, ge=0)  # human_satisfaction_rating, 1..5 -> 0..1
+    relevance: float = Field(default=0.3, ge=0)  # output_relevance_score, already 0..1
+    success: float = Field(default=0.2, ge=0)  # task_success, false/true -> 0/1
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> FeedbackWeights:
+        if self.satisfaction + self.relevance + self.success <= 0:
+            raise ValueError("at least one of satisfaction, relevance and success needs a weight above 0")
+        return self
+
+
+class QualityFeedback(_Strict):
+    """Live quality from users' feedback, per (model, task type), as the decision matrix's quality term.
+
+    A judgment's weight halves every `half_life`; judgments older than `window` are not read. Until a
+    (model, task type) has `min_judgments` judgments in the window its tier's prior stands in."""
+
+    min_judgments: int = Field(default=20, ge=1)
+    half_life: Duration = "6h"  # type: ignore[assignment]
+    window: Duration = "7d"  # type: ignore[assignment]
+    weights: FeedbackWeights = FeedbackWeights()
+    refresh: Duration = "10s"  # type: ignore[assignment]  # how often the sink recomputes and broadcasts
+
+
 Complexity = Literal["simple", "moderate", "complex"]
 
 
@@ -252,6 +279,7 @@ class HugaiConfig(_Strict):
     circuit_breaker: CircuitBreakerSpec = CircuitBreakerSpec()
     human_oversight: HumanOversight = HumanOversight()
     response_caching: ResponseCaching = ResponseCaching()
+    quality_feedback: QualityFeedback = QualityFeedback()
     # How demanding each task type is, for use_cheaper_models_for_simple_tasks; unlisted ones are complex.
     # A request's metadata.complexity overrides it.
     task_complexity: dict[str, Complexity] = {}

@@ -34,6 +34,7 @@ from streams.events.keepers import (
     BudgetState,
     CacheEntry,
     ModelHealth,
+    ModelQuality,
     ModelOutcome,
 )
 from streams.events.operators import CONTROL_ACTIONS, ApprovalDecided, ApprovalRequested, ControlCommand
@@ -86,6 +87,7 @@ __all__ = [
     "BreakerChanged",
     "ModelOutcome",
     "ModelHealth",
+    "ModelQuality",
     "ControlCommand",
     "CONTROL_ACTIONS",
     "ApprovalRequested",

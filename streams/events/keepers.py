@@ -59,6 +59,24 @@ class ModelHealth(Event):
     figures: dict[str, float] = {}
 
 
+class ModelQuality(Event):
+    """On llm.model-quality (compacted), keyed by "model|task_type": the live quality users' feedback
+    gives a model on a task (analytics/quality.py), computed by the sink and read by every worker.
+
+    `quality` is 0..1; `judgments` is how many requests were judged in the window. Routing trusts it
+    once `judgments` reaches quality_feedback.min_judgments, and uses the tier's prior until then."""
+
+    model: str
+    task_type: str
+    quality: float = Field(ge=0, le=1)
+    judgments: int = Field(ge=0)
+    at: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}|{self.task_type}"
+
+
 class CacheEntry(Event):
     """On llm.cache-entries or llm.idempotency-entries, keyed by cache key, on the partition number of
     the request that made it: an answer shared with identical requests until `expires_at` (epoch

@@ -100,6 +100,10 @@ class RouteDecided(Event):
     chosen_model: str = ""
     excluded: dict[str, str] = {}
     scores: dict[str, float] = {}  # the decision matrix's score of every candidate considered
+    # The quality figure each candidate was scored with, and how many judged requests it rests on:
+    # 0 means the tier's prior (no feedback yet, or fewer than quality_feedback.min_judgments).
+    quality: dict[str, float] = {}
+    quality_judgments: dict[str, int] = {}
 
 
 class RequestServed(Event):

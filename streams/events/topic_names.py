@@ -38,7 +38,8 @@ MODEL_HEALTH = "llm.model-health"
 CONTROL = "llm.control"
 APPROVALS = "llm.approvals"
 BUDGET_STATE = "llm.budget-state"
-STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE)
+MODEL_QUALITY = "llm.model-quality"  # live quality from feedback, per (model, task type), by the sink
+STATE_TOPICS = (MODEL_HEALTH, CONTROL, APPROVALS, BUDGET_STATE, MODEL_QUALITY)
 # A response sent to one of these would be read back as input.
 NOT_REPLY_TARGETS = frozenset({REQUESTS, ANSWERED, TELEMETRY, DLQ, FEEDBACK, OUTCOMES, *SINGLE_PARTITION_TOPICS,
                                *STATE_TOPICS, *ENTRY_TOPICS})

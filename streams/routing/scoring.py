@@ -6,8 +6,10 @@ Each criterion is a number in [0, 1]; the score is their weighted sum (weights f
   cost_sensitivity          1 - estimated cost / the dearest candidate's estimated cost
   performance_requirements  live latency: the best p50 / this p50 and the best p95 / this p95, averaged,
                             then 3:1 with throughput (output tokens/s over the best). No data: PRIOR_PERFORMANCE.
-  quality_expectations      the tier's prior quality (PRIOR_QUALITY) times the live success rate (reliability);
-                            quality thresholds are checked against the prior alone
+  quality_expectations      what users judged the model's answers on this task type (live quality from
+                            feedback, once quality_feedback.min_judgments requests are judged; the tier's
+                            prior PRIOR_QUALITY before that) times the live success rate (reliability);
+                            quality thresholds are checked against the same figure, without the success rate
   specialized_capabilities  function calling (half) and context room: the window against twice the need (half)
 
 A model has live figures once it has MIN_CALLS calls in the current window; before that it gets the priors.
@@ -30,7 +32,7 @@ from streams.routing.capabilities import Need, lacking, needs_of
 
 __all__ = [
     "Figures", "Ranking", "Constraints", "rank", "estimate_tokens", "violation", "PRIOR_QUALITY", "PRIOR_PERFORMANCE",
-    "MIN_CALLS",
+    "MIN_CALLS", "Judged", "judged_quality",
 ]
 
 PRIOR_QUALITY = {1: 0.95, 2: 0.9, 3: 0.8, 4: 0.7}  # by tier: the seed's thresholds for premium, advanced, standard, local
@@ -56,6 +58,15 @@ class Figures:
     @property
     def live(self) -> bool:
         return self.calls >= MIN_CALLS
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """Users' feedback on one model for the request's task type: the live quality (0..1) and how many
+    requests it rests on (llm.model-quality, computed by the sink from ClickHouse)."""
+
+    quality: float
+    judgments: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,8 @@ class Ranking:
     scores: dict[str, float] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
     limited: frozenset[str] = frozenset()  # the excluded ones the request's own limits rule out
+    # The quality figure each model was scored and checked with, and the judgments it rests on (0: the prior).
+    quality: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 # What one image costs in input tokens, about: OpenAI's high-detail 1024x1024 tile count, Anthropic's
@@ -111,14 +124,16 @@ def estimate_tokens(request: LLMRequest) -> int:
 
 def rank(config: HugaiConfig, candidates: tuple[str, ...], degrade: tuple[str, ...], constraints: Constraints, *,
          estimated_cost: Mapping[str, float], figures: Mapping[str, Figures], unavailable: Mapping[str, str],
-         in_flight: Mapping[str, int] | None = None) -> Ranking:
+         in_flight: Mapping[str, int] | None = None, judged: Mapping[str, Judged] | None = None) -> Ranking:
+    """`judged`: live quality from feedback for the request's task type, by model."""
     in_flight = in_flight or {}
     everyone = candidates + degrade
-    scores = _scores(config, everyone, constraints, estimated_cost, figures)
+    used = {m: judged_quality(config, m, judged or {}) for m in everyone}
+    scores = _scores(config, everyone, constraints, estimated_cost, figures, used)
     excluded: dict[str, str] = {}
     for model in everyone:
         reason = unavailable.get(model) or _violation(config, model, constraints, estimated_cost, figures,
-                                                      degrading=model in degrade)
+                                                      degrading=model in degrade, used=used[model])
         if reason:
             excluded[model] = reason
     kept = [m for m in candidates if m not in excluded]
@@ -135,7 +150,7 @@ def rank(config: HugaiConfig, candidates: tuple[str, ...], degrade: tuple[str, .
     tail = sorted((m for m in degrade if m not in excluded),
                   key=lambda m: (config.models[m].tier, -round(scores[m], 6), in_flight.get(m, 0), degrade.index(m)))
     return Ranking(order=tuple(order), degrade=tuple(tail), scores=scores, excluded=excluded,
-                   limited=frozenset(m for m in excluded if m not in unavailable))
+                   limited=frozenset(m for m in excluded if m not in unavailable), quality=used)
 
 
 _LOWEST_PRIOR = min(PRIOR_QUALITY.values())
@@ -146,18 +161,29 @@ def prior_quality(config: HugaiConfig, model: str) -> float:
     return PRIOR_QUALITY.get(config.models[model].tier, _LOWEST_PRIOR)
 
 
-def quality(config: HugaiConfig, model: str, figures: Figures) -> float:
-    prior = prior_quality(config, model)
-    return prior * (figures.ok / figures.calls) if figures.live else prior
+def judged_quality(config: HugaiConfig, model: str, judged: Mapping[str, Judged]) -> tuple[float, int]:
+    """The quality figure for `model` and the judgments behind it: users' feedback once enough requests
+    are judged (quality_feedback.min_judgments), else the tier's prior (0 judgments)."""
+    found = judged.get(model)
+    if found is not None and found.judgments >= config.quality_feedback.min_judgments:
+        return found.quality, found.judgments
+    return prior_quality(config, model), 0
 
 
-def violation(config: HugaiConfig, model: str, limits: Constraints, estimated_cost: Mapping[str, float]) -> str | None:
-    """Why the matrix would exclude `model` as a first choice, before any live figure is known."""
-    return _violation(config, model, limits, estimated_cost, {}, degrading=False)
+def quality(config: HugaiConfig, model: str, figures: Figures, used: tuple[float, int] | None = None) -> float:
+    base = (used or judged_quality(config, model, {}))[0]
+    return base * (figures.ok / figures.calls) if figures.live else base
+
+
+def violation(config: HugaiConfig, model: str, limits: Constraints, estimated_cost: Mapping[str, float],
+              judged: Mapping[str, Judged] | None = None) -> str | None:
+    """Why the matrix would exclude `model` as a first choice, before any live latency is known."""
+    return _violation(config, model, limits, estimated_cost, {}, degrading=False,
+                      used=judged_quality(config, model, judged or {}))
 
 
 def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_cost: Mapping[str, float],
-               figures: Mapping[str, Figures], *, degrading: bool) -> str | None:
+               figures: Mapping[str, Figures], *, degrading: bool, used: tuple[float, int]) -> str | None:
     spec = config.models[model]
     if missing := lacking(spec, limits.needs):
         return missing
@@ -167,20 +193,22 @@ def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_c
     if limits.max_cost_usd is not None and cost > limits.max_cost_usd:
         return f"estimated cost ${cost:.6f} > max_cost_per_request ${limits.max_cost_usd:.6f}"
     live = figures.get(model, _NO_DATA)
-    # Thresholds are about what the model can deliver, so the prior; its current error rate is the
-    # breaker's business (excluding on it would also keep the breaker's probe from ever going).
-    q = prior_quality(config, model)
+    # Thresholds are about what the model delivers: users' judgment once trusted, else the prior; its
+    # current error rate is the breaker's business (excluding on it would also keep the breaker's
+    # probe from ever going).
+    q, judgments = used
+    what = f"live quality {q:.2f} ({judgments} judged)" if judgments else f"quality {q:.2f}"
     if limits.quality_threshold is not None and q < limits.quality_threshold:
-        return f"quality {q:.2f} < quality_threshold {limits.quality_threshold:.2f}"
+        return f"{what} < quality_threshold {limits.quality_threshold:.2f}"
     if not degrading and limits.profile_quality is not None and q < limits.profile_quality:
-        return f"quality {q:.2f} < the environment's quality_threshold {limits.profile_quality:.2f}"
+        return f"{what} < the environment's quality_threshold {limits.profile_quality:.2f}"
     if limits.max_latency_ms is not None and live.live and live.p95_ms > limits.max_latency_ms:
         return f"p95 latency {live.p95_ms:.0f} ms > max_latency {limits.max_latency_ms:.0f} ms"
     return None
 
 
 def _scores(config: HugaiConfig, models: tuple[str, ...], limits: Constraints, estimated_cost: Mapping[str, float],
-            figures: Mapping[str, Figures]) -> dict[str, float]:
+            figures: Mapping[str, Figures], used: Mapping[str, tuple[float, int]]) -> dict[str, float]:
     weights = config.selection_criteria.weights()
     dearest = max((estimated_cost.get(m, 0.0) for m in models), default=0.0)
     live = {m: figures[m] for m in models if m in figures and figures[m].live}
@@ -202,7 +230,7 @@ def _scores(config: HugaiConfig, models: tuple[str, ...], limits: Constraints, e
         # has already excluded the models without it.
         capabilities = 0.5 * spec.function_calling + 0.5 * room
         scores[model] = round(weights["cost_sensitivity"] * cost + weights["performance_requirements"] * performance
-                              + weights["quality_expectations"] * quality(config, model, f or _NO_DATA)
+                              + weights["quality_expectations"] * quality(config, model, f or _NO_DATA, used[model])
                               + weights["specialized_capabilities"] * capabilities, 6)
     return scores
 

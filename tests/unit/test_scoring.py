@@ -7,17 +7,17 @@ import pytest
 from streams.config import load_config
 from streams.events import LLMRequest, PerformanceRequirements
 from streams.routing.cost_efficiency import applies, cheapest_fit
-from streams.routing.scoring import Constraints, Figures, rank
+from streams.routing.scoring import Constraints, Figures, Judged, rank
 
 CONFIG = load_config()
 PAIR = ("gpt-4-turbo", "claude-3-5-sonnet")
 
 
 def _rank(candidates=PAIR, degrade=(), limits=Constraints(needed_tokens=1000), cost=None, figures=None,  # noqa: ANN001, ANN202
-          unavailable=None, in_flight=None):
+          unavailable=None, in_flight=None, judged=None):
     cost = cost or {"gpt-4-turbo": 0.02, "claude-3-5-sonnet": 0.01}
     return rank(CONFIG, candidates, degrade, limits, estimated_cost=cost, figures=figures or {},
-                unavailable=unavailable or {}, in_flight=in_flight)
+                unavailable=unavailable or {}, in_flight=in_flight, judged=judged)
 
 
 def test_with_no_live_figures_each_model_gets_the_priors():
@@ -124,3 +124,28 @@ def test_how_far_cost_efficiency_reaches_depends_on_the_profile(complexity, cost
 def test_cost_efficiency_is_off_when_config_turns_the_strategy_off():
     controls = CONFIG.cost_controls.model_copy(update={"cost_optimization_strategies": ["cache_similar_requests"]})
     assert applies(CONFIG.model_copy(update={"cost_controls": controls}), "simple", "aggressive") is False
+
+
+def test_users_judgment_replaces_the_prior_once_enough_requests_are_judged():
+    enough = CONFIG.quality_feedback.min_judgments
+    few = {"gpt-4-turbo": Judged(quality=0.2, judgments=enough - 1)}
+    assert _rank(judged=few).scores == _rank().scores
+    assert _rank(judged=few).quality == {"gpt-4-turbo": (0.95, 0), "claude-3-5-sonnet": (0.95, 0)}
+    trusted = {"gpt-4-turbo": Judged(quality=0.2, judgments=enough)}
+    # gpt-4-turbo's quality term falls from 0.95 to 0.2: 0.49 - 0.2 * 0.75 = 0.34
+    ranking = _rank(judged=trusted)
+    assert ranking.scores == pytest.approx({"gpt-4-turbo": 0.34, "claude-3-5-sonnet": 0.64})
+    assert ranking.quality["gpt-4-turbo"] == (0.2, enough)
+
+
+def test_a_threshold_is_checked_against_the_live_figure_once_trusted():
+    enough = CONFIG.quality_feedback.min_judgments
+    judged = {"gpt-4-turbo": Judged(quality=0.4, judgments=enough), "claude-3-5-sonnet": Judged(0.99, enough)}
+    ranking = _rank(limits=Constraints(profile_quality=0.7), judged=judged)
+    assert ranking.order == ("claude-3-5-sonnet",)
+    assert ranking.excluded == {"gpt-4-turbo": f"live quality 0.40 ({enough} judged) < the environment's "
+                                               "quality_threshold 0.70"}
+    # A tier-3 model users rate highly passes a floor its prior (0.80) would not.
+    cheap = _rank(candidates=("gpt-3.5-turbo",), limits=Constraints(quality_threshold=0.85),
+                  cost={"gpt-3.5-turbo": 0.001}, judged={"gpt-3.5-turbo": Judged(0.9, enough)})
+    assert cheap.order == ("gpt-3.5-turbo",)

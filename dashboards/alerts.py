@@ -38,7 +38,10 @@ class AlertRule:
         return [str(row[self.label]) for row in rows if row[self.value] is not None and compare(float(row[self.value]))]
 
 
-def alert_rules(daily_budgets: dict[str, Decimal], *, latency_target_ms: float = 10_000) -> list[AlertRule]:
+def alert_rules(daily_budgets: dict[str, Decimal], *, latency_target_ms: float = 10_000,
+                quality_drop: float = 0.5) -> list[AlertRule]:
+    """`quality_drop`: rating points (1-5 scale) a model's satisfaction on a task may fall, in the last hour
+    against its own trailing week, before quality_score_drops fires (quality_feedback.alert_drop)."""
     budget = budget_case(daily_budgets)
     utilization = (f"SELECT provider, toFloat64(sum(cost_usd)) / {budget} AS utilization\n"
                    f"FROM spend_by_provider_day WHERE day = today()\nGROUP BY provider HAVING {budget} > 0")
@@ -82,16 +85,21 @@ def alert_rules(daily_budgets: dict[str, Decimal], *, latency_target_ms: float =
                   "The circuit breaker for {{ $labels.model }} is open",
                   "The model gets no traffic until a probe succeeds; check its provider: see 'Reliability issues'.",
                   f"{RUNBOOK}-reliability-issues"),
+        # quality_score_drops: per model and task type, the last hour's satisfaction against the same
+        # pair's trailing week; the live figure routing uses moves with the same judgments.
         AlertRule("hugai-quality-drop", "Quality score drop",
-                  "SELECT r.model AS model,\n"
+                  "SELECT concat(r.model, ' / ', r.task_type) AS model_task,\n"
                   "       avgIf(f.human_satisfaction_rating, f.given_at < now() - INTERVAL 1 HOUR)\n"
                   "     - avgIf(f.human_satisfaction_rating, f.given_at >= now() - INTERVAL 1 HOUR) AS rating_drop\n"
                   "FROM feedback AS f FINAL INNER JOIN requests AS r FINAL ON r.request_id = f.request_id\n"
                   "WHERE f.given_at >= now() - INTERVAL 7 DAY AND f.human_satisfaction_rating IS NOT NULL\n"
-                  "GROUP BY model HAVING countIf(f.given_at >= now() - INTERVAL 1 HOUR) >= 3\n"
+                  "GROUP BY model_task HAVING countIf(f.given_at >= now() - INTERVAL 1 HOUR) >= 3\n"
                   "   AND countIf(f.given_at < now() - INTERVAL 1 HOUR) >= 3",
-                  "model", "rating_drop", "gt", 0.5, "15m", "warning",
-                  "{{ $labels.model }}'s rating fell more than half a point below its trailing week",
-                  "Compare quality on the trends dashboard; review recent prompts or route the task to another model: "
-                  "see 'Poor performance'.", f"{RUNBOOK}-poor-performance"),
+                  "model_task", "rating_drop", "gt", float(quality_drop), "15m", "warning",
+                  "{{ $labels.model_task }}: users' rating fell more than " + f"{quality_drop:g}"
+                  + " points below its trailing week",
+                  "Routing already moves the task off the model once its live quality is under the environment's "
+                  "floor (GET /cluster, quality). Read recent judgments with hugai-llm report human_satisfaction_rating "
+                  "--by task_type; pin the task to another model (hugai-llm control pin) or review its prompts: see "
+                  "'Poor performance'.", f"{RUNBOOK}-poor-performance"),
     ]

@@ -97,8 +97,9 @@ def _rule(rule: AlertRule) -> dict[str, Any]:
     }
 
 
-def alert_provisioning(daily_budgets: dict[str, Decimal], *, latency_target_ms: float = 10_000) -> dict[str, Any]:
-    rules = alert_rules(daily_budgets, latency_target_ms=latency_target_ms)
+def alert_provisioning(daily_budgets: dict[str, Decimal], *, latency_target_ms: float = 10_000,
+                       quality_drop: float = 0.5) -> dict[str, Any]:
+    rules = alert_rules(daily_budgets, latency_target_ms=latency_target_ms, quality_drop=quality_drop)
     return {"apiVersion": 1, "groups": [
         {"orgId": 1, "name": "hugai-llm", "folder": FOLDER, "interval": "1m", "rules": [_rule(r) for r in rules]}]}
 
@@ -127,12 +128,13 @@ def _dashboard_provider() -> dict[str, Any]:
                                             "options": {"path": "/etc/grafana/provisioning/dashboards/json"}}]}
 
 
-def build(daily_budgets: dict[str, Decimal], out_dir: Path = DEFAULT_OUT, *, latency_target_ms: float = 10_000) -> list[Path]:
+def build(daily_budgets: dict[str, Decimal], out_dir: Path = DEFAULT_OUT, *, latency_target_ms: float = 10_000,
+          quality_drop: float = 0.5) -> list[Path]:
     """Write every provisioning file under out_dir; return their paths."""
     files: dict[str, str] = {
         "datasources/clickhouse.yaml": yaml.safe_dump(_datasource(), sort_keys=False),
         "dashboards/hugai-llm.yaml": yaml.safe_dump(_dashboard_provider(), sort_keys=False),
-        "alerting/rules.yaml": yaml.safe_dump(alert_provisioning(daily_budgets, latency_target_ms=latency_target_ms),
+        "alerting/rules.yaml": yaml.safe_dump(alert_provisioning(daily_budgets, latency_target_ms=latency_target_ms, quality_drop=quality_drop),
                                               sort_keys=False, allow_unicode=True),
         "alerting/contact-points.yaml": yaml.safe_dump(_contact_points(), sort_keys=False),
         "alerting/policies.yaml": yaml.safe_dump(_policies(), sort_keys=False),

@@ -26,7 +26,8 @@ def _exists(call) -> bool:  # noqa: ANN001
 
 
 def publish(url: str, *, token: str | None, daily_budgets: dict[str, Decimal], clickhouse_host: str,
-            clickhouse_password: str, webhook_url: str, latency_target_ms: float = 10_000) -> dict[str, int]:
+            clickhouse_password: str, webhook_url: str, latency_target_ms: float = 10_000,
+            quality_drop: float = 0.5) -> dict[str, int]:
     api = GrafanaApi.from_url(url, credential=token) if token else GrafanaApi.from_url(url)
     datasource: dict[str, Any] = {
         "name": "ClickHouse (hugai-llm)", "type": DATASOURCE_TYPE, "uid": DATASOURCE_UID, "access": "proxy",
@@ -43,7 +44,7 @@ def publish(url: str, *, token: str | None, daily_budgets: dict[str, Decimal], c
     boards = dashboards(daily_budgets)
     for board in boards.values():
         api.dashboard.update_dashboard({"dashboard": board, "folderUid": FOLDER, "overwrite": True})
-    rules = alert_rules(daily_budgets, latency_target_ms=latency_target_ms)
+    rules = alert_rules(daily_budgets, latency_target_ms=latency_target_ms, quality_drop=quality_drop)
     for rule in rules:
         body = {**_rule(rule), "folderUID": FOLDER, "ruleGroup": "hugai-llm", "orgID": 1}
         if _exists(lambda uid=rule.uid: api.alertingprovisioning.get_alertrule(uid)):

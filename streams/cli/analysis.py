@@ -188,7 +188,7 @@ def dashboards_build(
     settings = read_settings()
     config = config_or_fail(settings)
     written = build(dict(config.cost_controls.daily_budgets), out or DEFAULT_OUT,
-                    latency_target_ms=settings.hugai_latency_target_ms)
+                    latency_target_ms=settings.hugai_latency_target_ms, quality_drop=config.quality_feedback.alert_drop)
     console.print(f"wrote {len(written)} files under {out or DEFAULT_OUT}", highlight=False)
 
 
@@ -208,7 +208,8 @@ def dashboards_publish() -> None:
                          token=settings.grafana_token.get_secret_value() if settings.grafana_token else None,
                          daily_budgets=dict(config.cost_controls.daily_budgets), clickhouse_host=settings.clickhouse_host,
                          clickhouse_password=settings.clickhouse_password.get_secret_value(),
-                         webhook_url=settings.hugai_alert_webhook_url, latency_target_ms=settings.hugai_latency_target_ms)
+                         webhook_url=settings.hugai_alert_webhook_url, latency_target_ms=settings.hugai_latency_target_ms,
+                         quality_drop=config.quality_feedback.alert_drop)
     except (GrafanaClientError, OSError) as exc:
         raise fail(f"Grafana refused or is unreachable: {exc}", code=1) from None
     console.print("published: " + ", ".join(f"{n} {k}" for k, n in counts.items()), highlight=False)

@@ -246,6 +246,9 @@ class QualityFeedback(_Strict):
     window: Duration = "7d"  # type: ignore[assignment]
     weights: FeedbackWeights = FeedbackWeights()
     refresh: Duration = "10s"  # type: ignore[assignment]  # how often the sink recomputes and broadcasts
+    # quality_score_drops fires when a model's rating on a task falls this many points (1-5 scale) in
+    # the last hour below its own trailing week.
+    alert_drop: float = Field(default=0.5, gt=0, le=4)
 
 
 Complexity = Literal["simple", "moderate", "complex"]

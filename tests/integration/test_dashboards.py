@@ -133,7 +133,7 @@ EXPECTED_FIRING = {
     "hugai-latency-p95": ["claude-3-haiku", "gpt-4-turbo"],
     "hugai-provider-errors": ["openai"],
     "hugai-breaker-open": ["gpt-4-turbo"],
-    "hugai-quality-drop": ["claude-3-haiku"],
+    "hugai-quality-drop": ["claude-3-haiku / code_generation"],
 }
 
 
@@ -141,6 +141,15 @@ EXPECTED_FIRING = {
 def test_each_alert_fires_on_trouble_and_stays_quiet_otherwise(rule, seeded):
     assert sorted(rule.firing(_run(seeded.as_(troubled=True), rule.sql))) == EXPECTED_FIRING[rule.uid]
     assert rule.firing(_run(seeded.as_(troubled=False), rule.sql)) == []
+
+
+def test_the_quality_drop_is_per_task_and_its_amount_is_configured(seeded):
+    # The troubled hour rates claude-3-haiku 3 against 5 the week before: a drop of 2 points.
+    [quality] = [r for r in alert_rules(BUDGETS, quality_drop=2.5) if r.uid == "hugai-quality-drop"]
+    rows = _run(seeded.as_(troubled=True), quality.sql)
+    assert [(r["model_task"], r["rating_drop"]) for r in rows] == [("claude-3-haiku / code_generation", 2.0)]
+    assert quality.firing(rows) == []  # 2 points is within a 2.5-point allowance
+    assert "2.5 points" in quality.summary
 
 
 def test_the_checked_in_provisioning_is_what_the_code_builds(tmp_path):

@@ -17,6 +17,8 @@ Definitions (what a number means is part of the contract):
   cost_per_successful_request  all spend / successful requests
   tokens_per_dollar            (input + output tokens) / spend, over priced requests
   budget_utilization_rate      per provider and day: spend / the daily budget (budgets passed in)
+uptime_percentage and error_rate read attempts, which a worker records at monitoring_level detailed or
+comprehensive only; at basic they have no rows. The others read requests, feedback and the rollups.
 Quantiles are exact (quantileExact): the element at position floor(n * level) of the sorted values.
 
 Dimensions: model, provider, task_type and agent_context for every metric; finish_reason,
@@ -95,13 +97,13 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("human_satisfaction_rating", "mean feedback rating, 1..5",
            _with_feedback("avg(f.human_satisfaction_rating) AS human_satisfaction_rating, count() AS judged",
                           "f.human_satisfaction_rating IS NOT NULL"), per_request=True),
-    Metric("uptime_percentage", "share of active minutes in which the model was not down",
+    Metric("uptime_percentage", "share of active minutes in which the model was not down (monitoring detailed+)",
            "SELECT group, 100 * countIf(up) / count() AS uptime_percentage, count() AS minutes FROM ("
            "SELECT {by} AS group, toStartOfMinute(started_at) AS minute, "
            "countIf(status = 'ok') > 0 OR countIf(error_code IN ('provider_unavailable', 'provider_timeout')) = 0 AS up "
            "FROM attempts FINAL WHERE started_at >= {start} AND started_at < {end} GROUP BY group, minute"
            ") GROUP BY group ORDER BY group"),
-    Metric("error_rate", "failed provider calls / provider calls",
+    Metric("error_rate", "failed provider calls / provider calls (monitoring detailed+)",
            _attempts("countIf(status != 'ok') / count() AS error_rate, count() AS attempts")),
     Metric("fallback_trigger_frequency", "share of requests that needed more than one attempt",
            _requests("countIf(attempts > 1) / count() AS fallback_trigger_frequency, count() AS requests"), per_request=True),

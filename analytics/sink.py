@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from analytics.store import Store, StoreError
 
-__all__ = ["FLUSH_EVERY_S", "SinkConfig", "TelemetrySink", "TABLE_FOR_EVENT", "quote"]
+__all__ = ["FLUSH_EVERY_S", "SinkConfig", "TelemetrySink", "TABLE_FOR_EVENT", "quote", "rows_of"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,14 @@ def _row_of(event: dict) -> tuple[str, dict]:
     if table == "control_audit":
         event = _audit_row(kind, event)
     return table, event
+
+
+def rows_of(raw: bytes | None) -> list[tuple[str, dict]]:
+    """The (table, row) pairs one telemetry record files: one, or for a served request its decision,
+    attempts and request, as the worker's monitoring level kept them. Raises on an unreadable record."""
+    event = json.loads(raw or b"")
+    events = event["events"] if event.get("event_type") == SERVED else [event]
+    return [_row_of(each) for each in events]
 
 
 def quote(value: object) -> str:
@@ -188,11 +196,8 @@ class TelemetrySink:
             self._committed.update(moved)
 
     def _decode(self, raw: bytes | None, tp: TopicPartition, offset: int) -> list[tuple[str, dict]]:
-        """The rows one record files: one, or for a served request its decision, attempts and request."""
         try:
-            event = json.loads(raw or b"")
-            events = event["events"] if event.get("event_type") == SERVED else [event]
-            return [_row_of(each) for each in events]
+            return rows_of(raw)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A record we cannot file is skipped, not retried forever: it would block every row behind it.
             self.events_skipped += 1

@@ -31,6 +31,11 @@ def budget_case(daily_budgets: dict[str, Decimal]) -> str:
     return f"multiIf({cases}, 0)"
 
 
+# Panels over attempts or queue-depth samples: rows a worker records only at monitoring_level detailed
+# or comprehensive (streams/agents/records.py). The others read requests, the rollups and events.
+NEEDS_DETAILED = "Needs monitoring_level detailed or comprehensive (attempts and queue samples)."
+
+
 def realtime_panels(daily_budgets: dict[str, Decimal]) -> list[Panel]:
     budget = budget_case(daily_budgets)
     return [
@@ -53,7 +58,8 @@ def realtime_panels(daily_budgets: dict[str, Decimal]) -> list[Panel]:
               "SELECT provider, round(countIf(status != 'ok') / count(), 4) AS error_rate, count() AS calls,\n"
               "       countIf(error_code IN ('provider_unavailable', 'provider_timeout')) AS outage_errors\n"
               "FROM attempts FINAL WHERE $__timeFilter(started_at)\nGROUP BY provider ORDER BY provider",
-              ("provider", "error_rate", "calls", "outage_errors"), unit="percentunit"),
+              ("provider", "error_rate", "calls", "outage_errors"), unit="percentunit",
+              description=f"Every provider call, retries included. {NEEDS_DETAILED}"),
         Panel("Open circuit breakers", "table",
               "SELECT model, argMax(state, at) AS state, max(at) AS since\nFROM breaker_events\n"
               "GROUP BY model HAVING state = 'open' ORDER BY model",
@@ -65,7 +71,8 @@ def realtime_panels(daily_budgets: dict[str, Decimal]) -> list[Panel]:
               "  FROM queue_depth WHERE $__timeFilter(at) GROUP BY time, sample, series\n"
               ") GROUP BY time, series ORDER BY time",
               ("time", "series", "depth"), time_series=True,
-              description="Calls in flight per provider (all workers), and requests waiting on llm.requests."),
+              description="Calls in flight per provider (all workers), and requests waiting on llm.requests. "
+                          + NEEDS_DETAILED),
         Panel("Budget utilization today", "gauge",
               f"SELECT provider, toFloat64(sum(cost_usd)) / {budget} AS utilization\n"
               f"FROM spend_by_provider_day WHERE day = today()\nGROUP BY provider HAVING {budget} > 0 ORDER BY provider",
@@ -93,5 +100,5 @@ def trend_panels() -> list[Panel]:
         Panel("Provider reliability: error rate", "timeseries",
               "SELECT $__timeInterval(started_at) AS time, provider, countIf(status != 'ok') / count() AS error_rate\n"
               "FROM attempts FINAL WHERE $__timeFilter(started_at)\nGROUP BY time, provider ORDER BY time",
-              ("time", "provider", "error_rate"), unit="percentunit", time_series=True),
+              ("time", "provider", "error_rate"), unit="percentunit", time_series=True, description=NEEDS_DETAILED),
     ]

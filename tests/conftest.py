@@ -63,6 +63,8 @@ def make_stack(data_dir: Path, bootstrap: str, *, workers: int = 1, **env: str) 
     # keep the suite's waits for rows short.
     patch.setenv("HUGAI_SINK_FLUSH_S", "0.5")
     patch.setenv("HUGAI_OPERATOR_KEY", OPERATOR_KEY)
+    # Development's profile says basic monitoring; the tests read attempts, decisions and their scores.
+    patch.setenv("HUGAI_MONITORING_LEVEL", "comprehensive")
     for name, value in env.items():
         patch.setenv(name, value)
     return DevStack(Settings(), http_port=free_port(), reports_port=free_port(),

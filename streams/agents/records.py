@@ -1,24 +1,49 @@
 """What a served request leaves on the record: the route decision, each attempt, and the completed request.
 
-Metadata only, unless security_configuration says request_logging: full.
+Metadata only, unless security_configuration says request_logging: full. How much of it is kept is
+the environment profile's monitoring_level (or HUGAI_MONITORING_LEVEL):
+  basic          the completed request (its row feeds the rollups too)
+  detailed       and each attempt, and the route decision: candidates, the choice, exclusions and why
+  comprehensive  and each candidate's decision-matrix score and quality figure in the decision
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from providers import Usage
 from streams.events import Attempt, AttemptCompleted, LLMRequest, LLMResponse, RequestCompleted, RouteDecided
 from streams.routing.scoring import Ranking
 
-__all__ = ["Records"]
+__all__ = ["Records", "MonitoringLevel", "LEVELS", "LEVEL_RECORDS"]
+
+MonitoringLevel = Literal["basic", "detailed", "comprehensive"]
+LEVELS: tuple[MonitoringLevel, ...] = ("basic", "detailed", "comprehensive")
+# What each level records, for the worker's start log and the README.
+LEVEL_RECORDS = {
+    "basic": "requests and the rollups, feedback, breaker, budget, operator and security events",
+    "detailed": "basic, plus attempts, routing decisions and queue-depth samples",
+    "comprehensive": "detailed, plus every candidate's score and quality figure in each routing decision",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Records:
     environment: str
     log_text: bool  # request_logging: full
+    level: MonitoringLevel = "comprehensive"
+
+    def kept(self, events: list[RequestCompleted | AttemptCompleted | RouteDecided]
+             ) -> list[RequestCompleted | AttemptCompleted | RouteDecided]:
+        """What this monitoring level keeps of one request's events."""
+        if self.level == "comprehensive":
+            return events
+        if self.level == "basic":
+            return [e for e in events if isinstance(e, RequestCompleted)]
+        return [e.model_copy(update={"scores": {}, "quality": {}, "quality_judgments": {}})
+                if isinstance(e, RouteDecided) else e for e in events]
 
     def decided(self, request: LLMRequest, response: LLMResponse, ranking: Ranking, reason: str,
                  excluded: dict[str, str]) -> RouteDecided:

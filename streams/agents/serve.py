@@ -23,8 +23,9 @@ from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
 from streams.agents.price_book import PriceBook
 from streams.agents.provider_call import answer_tool_calls, chat_request, token_usage
+from streams.agents.planning import DEFAULT_OUTPUT_TOKENS, Plan, plan_request
 from streams.agents.provider_directory import ProviderDirectory, Route
-from streams.agents.records import Records
+from streams.agents.records import MonitoringLevel, Records
 from streams.agents.resilience import (
     BreakerRefused,
     RateLimitedAway,
@@ -50,26 +51,11 @@ from streams.events import (
     utcnow,
 )
 from streams.events.request_keys import cache_key
-from streams.routing import RoutingError, plan_route
-from streams.routing.breaker import limited_for
-from streams.routing.cost_efficiency import applies, cheapest_fit
-from streams.routing.scoring import Constraints, Ranking, estimate_tokens, rank, violation
+from streams.routing import RoutingError
 
 __all__ = ["RequestServer", "Served", "Plan", "DEFAULT_OUTPUT_TOKENS"]
 
-# Output tokens assumed for a request without max_tokens, for estimates and limits.
-DEFAULT_OUTPUT_TOKENS = 256
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    ranking: Ranking
-    reason: str  # routing_strategy | agent_model_mapping | preferred_model | operator_pin | cost_efficiency
-    tokens: int  # estimated input + output tokens, for the rate limits
-    estimated_cost: dict[str, float]
-    rate_limited: frozenset[str] = frozenset()  # skipped: their provider asked for a wait that has not ended
 
 
 @dataclass
@@ -101,7 +87,10 @@ class RequestServer:
         limiters: dict[str, RateLimiter] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         cancels: StreamCancels | None = None,
+        monitoring_level: MonitoringLevel | None = None,
     ):
+        """`monitoring_level`: what telemetry each request leaves (streams/agents/records.py); by default
+        the environment profile's, and everything for an environment without a profile."""
         self._config = config
         self._directory = directory
         self._environment = environment
@@ -118,7 +107,8 @@ class RequestServer:
         self._limiters = rate_limiters(config) if limiters is None else limiters
         self._monotonic = monotonic
         self._cancels = cancels or StreamCancels()
-        self._records = Records(environment, config.security_configuration.data_protection.request_logging == "full")
+        self._records = Records(environment, config.security_configuration.data_protection.request_logging == "full",
+                                monitoring_level or (self._profile.monitoring_level if self._profile else "comprehensive"))
         self._prices = PriceBook(config)
         # provider family -> calls under way now, for the queue-depth samples; model -> the same, for balancing
         self.in_flight: Counter[str] = Counter()
@@ -133,49 +123,8 @@ class RequestServer:
 
     def plan(self, request: LLMRequest) -> Plan:
         """Route, then the matrix: the order to try, with scores and exclusions. Raises RoutingError."""
-        config, overrides = self._config, self.state.overrides
-        route = plan_route(config, request)
-        candidates, reason = route.candidates, route.reason
-        pinned = overrides.pins.get(request.task_type)
-        if pinned in config.models and request.preferred_model is None:
-            candidates, reason = (pinned, *(c for c in candidates if c != pinned)), "operator_pin"
-        input_tokens = estimate_tokens(request)
-        output_tokens = request.max_tokens or DEFAULT_OUTPUT_TOKENS
-        profile = self._profile
-        complexity = str(request.metadata.get("complexity") or config.task_complexity.get(request.task_type, "complex"))
-        unavailable = {m: why for m, s in config.models.items() if (why := overrides.unavailable(m, s.provider))}
-        now, waits = self._clock().timestamp(), {}
-        for m, spec in config.models.items():  # what the providers told the cluster, one look per model
-            if m in unavailable:
-                continue
-            marks = self.state.breakers.state(m)
-            if (wait := limited_for(marks, now)) > 0:
-                waits[m] = wait
-                unavailable[m] = f"rate limited by its provider for {wait:.0f} s more"
-            elif marks.missing_since is not None:
-                unavailable[m] = f"its provider does not serve {spec.api_model}"
-        estimated = {m: self.estimate_cost(m, input_tokens, output_tokens) for m in config.models}
-        judged = self.state.judged(request.task_type)
-        constraints = Constraints.of(request, profile_quality=profile.quality_threshold if profile else None,
-                                     output_tokens=output_tokens)
-        if reason != "operator_pin" and request.preferred_model is None and applies(
-                config, complexity, profile.cost_optimization if profile else None):
-            threshold = request.quality_threshold or (profile.quality_threshold if profile else 0.0)
-            open_now = {m for m in config.models if self.state.breakers.state(m).state != "closed"}
-            # Only a model the matrix would admit: a cheap pick it then excludes (a capability the
-            # request needs, the profile's quality floor) would leave cost_efficiency naming a route it
-            # did not choose.
-            admitted = [m for m in config.models if m not in unavailable and m not in open_now
-                        and violation(config, m, constraints, estimated, judged) is None]
-            cheap = cheapest_fit(config, complexity, threshold, estimated_cost=estimated, available=admitted)
-            if cheap is not None:
-                candidates, reason = (cheap, *(c for c in candidates if c != cheap)), "cost_efficiency"
-        ranking = rank(config, candidates, tuple(m for m in route.degrade if m not in candidates), constraints,
-                       estimated_cost=estimated, figures=self.state.figures(), unavailable=unavailable,
-                       in_flight=self.in_flight_models, judged=judged)
-        return Plan(ranking=ranking, reason=reason, tokens=input_tokens + output_tokens,
-                    estimated_cost={m: estimated[m] for m in ranking.order + ranking.degrade},
-                    rate_limited=frozenset(waits))
+        return plan_request(self._config, self._profile, self.state, request, now=self._clock().timestamp(),
+                            estimate=self.estimate_cost, in_flight=self.in_flight_models)
 
     @property
     def shares_answers(self) -> bool:
@@ -189,7 +138,9 @@ class RequestServer:
         is on the broker when this returns, so none can land after the answer. `partition`: the one of
         llm.requests it came on, whose answers it may share."""
         if relay is None:
-            return await self._serve(request, None, asyncio.Event(), partition)
+            served = await self._serve(request, None, asyncio.Event(), partition)
+            served.telemetry = self._records.kept(served.telemetry)
+            return served
         cancelled = self._cancels.watch(request.request_id)
         try:
             served = await self._serve(request, relay, cancelled, partition)
@@ -197,7 +148,12 @@ class RequestServer:
             self._cancels.forget(request.request_id)
             await relay.flush()
         served.response = served.response.model_copy(update={"stream_id": relay.stream_id})
+        served.telemetry = self._records.kept(served.telemetry)
         return served
+
+    @property
+    def monitoring_level(self) -> MonitoringLevel:
+        return self._records.level
 
     async def _serve(self, request: LLMRequest, relay: DeltaRelay | None, cancelled: asyncio.Event,
                      partition: int) -> Served:

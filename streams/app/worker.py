@@ -23,6 +23,7 @@ from streams.agents.budget_keeper import register_budget_keeper
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
 from streams.agents.model_listing import check_served_models
+from streams.agents.records import LEVEL_RECORDS
 from streams.agents.provider_directory import build_directory
 from streams.agents.resilience import breaker_policy
 from streams.agents.streaming import StreamCancels
@@ -99,6 +100,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     cancels = StreamCancels()
     state, approvals, budgets, cache, state_read = _cluster_state(app, topics, config, bootstrap, side, cancels)
     server = RequestServer(config=config, directory=directory, environment=settings.hugai_env, state=state,
+                           monitoring_level=settings.hugai_monitoring_level,
                            approvals=approvals, budgets=budgets, cache=cache, cancels=cancels)
     unpriced = server.warm_up()
     keys = ApiKeys.from_specs(config.api_keys, read_secret_env)
@@ -122,6 +124,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
     async def announce() -> None:
         # Logged from a task: Faust configures logging only when its worker starts.
         log.info("processing guarantee: %s", settings.hugai_processing_guarantee)
+        log.info("monitoring level: %s (%s)", server.monitoring_level, LEVEL_RECORDS[server.monitoring_level])
         log.info("HTTP API keys configured: %d", len(keys))
         for family, served_by in sorted(directory.families().items()):
             log.info("provider family %s is served by %s", family, served_by)
@@ -130,7 +133,8 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
         if aws_error:
             log.error("provider keys: AWS secret unreadable at start (%s); using environment and files", aws_error)
 
-    register_queue_sampler(app, topics, server, bootstrap=bootstrap, providers=sorted(directory.families()))
+    if server.monitoring_level != "basic":  # queue-depth samples are detailed monitoring
+        register_queue_sampler(app, topics, server, bootstrap=bootstrap, providers=sorted(directory.families()))
     register_key_upkeep(app, topics, keys_for_providers, settings=settings,
                         max_age=config.security_configuration.api_key_management.rotation_frequency)
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     hugai_partitions: int = Field(default=4, ge=1)
     hugai_replication_factor: int | None = Field(default=None, ge=1, description=(
         "Copies of each topic the project creates; unset means min(3, brokers in the cluster)."))
+    hugai_monitoring_level: Literal["basic", "detailed", "comprehensive"] | None = Field(default=None, description=(
+        "What telemetry each request leaves; unset means the environment profile's monitoring_level."))
     hugai_processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     # Calls to a real LLM take seconds: at 64 in flight and 2 s a call, a worker answered 31 requests/s.
     hugai_agent_concurrency: int = Field(default=1024, ge=1)

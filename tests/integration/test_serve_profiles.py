@@ -17,7 +17,8 @@ CONFIG = load_config()
 async def _serve(environment: str, request: LLMRequest):  # noqa: ANN202
     async with httpx.AsyncClient() as client:
         directory = build_directory(CONFIG, ProviderCredentials(), client)  # no keys: every family simulated
-        server = RequestServer(config=CONFIG, directory=directory, environment=environment)
+        # comprehensive: these tests read the route decisions, which basic monitoring (development) does not keep
+        server = RequestServer(config=CONFIG, directory=directory, environment=environment, monitoring_level="comprehensive")
         server.warm_up()
         return server, await server.serve(request)
 

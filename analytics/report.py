@@ -20,6 +20,7 @@ __all__ = [
     "rows_from_endpoint",
     "trend_from_endpoint",
     "erase_via_endpoint",
+    "replay_via_endpoint",
     "to_json",
     "to_csv",
 ]
@@ -49,6 +50,22 @@ def _get_rows(endpoint: str, key: str | None) -> list[dict]:
         with urllib.request.urlopen(urllib.request.Request(endpoint, headers=_headers(key)), timeout=30) as response:
             return json.loads(response.read())["rows"]
     except urllib.error.HTTPError as exc:
+        raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ReportUnavailable(f"{endpoint} is not answering: {exc}") from None
+
+
+def replay_via_endpoint(url: str, body: dict, *, key: str | None = None) -> list[dict]:
+    """POST /replay on the sink that owns the store. `url` is the reports URL; replay sits beside it."""
+    endpoint = url.rstrip("/").removesuffix("/reports") + "/replay"
+    request = urllib.request.Request(endpoint, method="POST", data=json.dumps(body).encode(),
+                                     headers={**_headers(key), "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return json.loads(response.read())["rows"]
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:  # a sink from before replay, or one started without it
+            raise ReportUnavailable(f"{endpoint} does not serve replays") from None
         raise ValueError(json.loads(exc.read() or b"{}").get("error") or f"HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise ReportUnavailable(f"{endpoint} is not answering: {exc}") from None

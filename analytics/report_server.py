@@ -4,6 +4,8 @@
     GET /reports/NAME?start=&end=&by=  {"metric": NAME, "rows": [...]}   (ISO 8601 times, UTC)
     GET /trends/NAME?start=&end=       {"trend": NAME, "rows": [{group, t, value}]}
     POST /erase?tenant=T (or user=U)   {"deleted": {table: rows}}       GDPR erasure
+    POST /replay  {"config": YAML, "start", "end", "by"}  {"rows": [...]}  what a candidate config would
+                                       have done with the recorded traffic (when the sink was given it)
 Only named operations run; no SQL is accepted from the network. It binds to 127.0.0.1 by default.
 `authorize(authorization_header, role)` returns None to allow, or 401/403 to refuse: reports and
 trends need the analyst role, erasure the operator role.
@@ -38,7 +40,10 @@ def _allow_all(header: str | None, role: str) -> int | None:
     return None
 
 
-def report_app(store: Store, *, daily_budgets: dict[str, Decimal], authorize: Authorize = _allow_all) -> web.Application:
+def report_app(store: Store, *, daily_budgets: dict[str, Decimal], authorize: Authorize = _allow_all,
+               replay: Callable[[Store, dict], list[dict]] | None = None) -> web.Application:
+    """`replay(store, body)`: the replay, given by the process that runs the sink (it needs the router's
+    routing, which analytics does not import); without it, POST /replay is not served."""
     def refused(request: web.Request, role: str) -> web.Response | None:
         status = authorize(request.headers.get("Authorization"), role)
         if status is None:
@@ -90,9 +95,20 @@ def report_app(store: Store, *, daily_budgets: dict[str, Decimal], authorize: Au
                             lambda: erase_subject(store, tenant=request.query.get("tenant"), user=request.query.get("user")),
                             lambda deleted: {"deleted": deleted})
 
-    app = web.Application()
+    async def replay_view(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body must be a JSON object"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "the body must be a JSON object"}, status=400)
+        return await answer(request, "analyst", lambda: replay(store, body), lambda rows: {"rows": rows})
+
+    app = web.Application(client_max_size=4 * 1024 * 1024)  # a posted config is a few KiB
     app.router.add_get("/reports", index)
     app.router.add_get("/reports/{name}", report)
     app.router.add_get("/trends/{name}", trend)
     app.router.add_post("/erase", erase)
+    if replay is not None:
+        app.router.add_post("/replay", replay_view)
     return app

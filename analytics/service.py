@@ -35,6 +35,7 @@ def serve_sink(
     retention: timedelta | None = None,
     authorize: Authorize | None = None,
     background: Sequence[Callable[[Store], Awaitable[None]]] = (),
+    replay: Callable[[Store, dict], list[dict]] | None = None,
 ) -> int:
     """Blocks until SIGTERM/SIGINT. Returns the number of rows written. Serves reports when report_port is set.
     `background`: loops run beside the sink on its store (the live-quality feed), cancelled when it stops."""
@@ -54,7 +55,8 @@ def serve_sink(
         task = asyncio.create_task(sink.run())
         runner = None
         if report_port is not None:
-            app = report_app(store, daily_budgets=daily_budgets or {}, **({"authorize": authorize} if authorize else {}))
+            app = report_app(store, daily_budgets=daily_budgets or {}, replay=replay,
+                             **({"authorize": authorize} if authorize else {}))
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, report_host, report_port).start()

@@ -15,7 +15,7 @@ from typing import Literal
 
 from providers import Usage
 from streams.events import Attempt, AttemptCompleted, LLMRequest, LLMResponse, RequestCompleted, RouteDecided
-from streams.routing.scoring import Ranking
+from streams.routing.scoring import Ranking, estimate_tokens
 
 __all__ = ["Records", "MonitoringLevel", "LEVELS", "LEVEL_RECORDS"]
 
@@ -27,6 +27,18 @@ LEVEL_RECORDS = {
     "detailed": "basic, plus attempts, routing decisions and queue-depth samples",
     "comprehensive": "detailed, plus every candidate's score and quality figure in each routing decision",
 }
+
+
+def routing_inputs(request: LLMRequest) -> dict:
+    """What routing reads from a request besides its task and agent, as RequestCompleted keeps it."""
+    wants = request.performance_requirements
+    complexity = request.metadata.get("complexity")
+    return {"preferred_model": request.preferred_model or "", "fallback_models": list(request.fallback_models),
+            "quality_threshold": request.quality_threshold, "min_quality": wants.min_quality if wants else None,
+            "max_cost_usd": request.max_cost_per_request,
+            "max_latency_ms": wants.max_latency * 1000 if wants and wants.max_latency else None,
+            "max_tokens": request.max_tokens, "complexity": complexity if isinstance(complexity, str) else "",
+            "estimated_input_tokens": estimate_tokens(request)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +122,7 @@ class Records:
             images=request.images,
             response_format=request.response_format.type if request.response_format else "",
             finish_reason=response.finish_reason or "",
+            **routing_inputs(request),
             **self.who(request),
             **text,
         )

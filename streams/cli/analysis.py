@@ -12,7 +12,7 @@ import typer
 from streams.cli.output import config_or_fail, console, err, fail, read_settings
 from streams.config.settings import Settings
 
-__all__ = ["dashboards_app", "erase", "feedback", "report"]
+__all__ = ["dashboards_app", "erase", "feedback", "report", "replay"]
 
 dashboards_app = typer.Typer(help="Grafana dashboards and alerts as code.", no_args_is_help=True)
 
@@ -103,6 +103,80 @@ def report(
             for row in rows:
                 table.add_row(*(f"{v:.6g}" if isinstance(v, float) else str(v) for v in (row.get(c, "") for c in columns)))
             console.print(table)
+
+
+def replay(
+    config_path: Annotated[Path, typer.Option("--config", help="The candidate config to replay the traffic under.")],
+    since: Annotated[str, typer.Option(help="How far back, e.g. 1h, 24h, 7_days.")] = "24h",
+    by: Annotated[str, typer.Option(help="Group by task_type, agent_context or model (the model that answered).")]
+    = "task_type",
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    plot: Annotated[Optional[Path], typer.Option(help="Also draw cost (recorded against candidate), refusals and moved requests to this PNG.")] = None,
+) -> None:
+    """What a candidate config would have done with the recorded traffic: models, cost, latency,
+    quality and refusals beside what happened. No provider is called."""
+    from datetime import datetime, timezone
+
+    from rich.progress import Progress
+
+    from analytics import StoreError
+    from analytics.report import replay_via_endpoint, to_csv, to_json
+    from streams.cli.replay import GROUPINGS, replay_report
+    from streams.cli.replay_output import flat, plot_replay, replay_table
+    from streams.config import ConfigError, load_config
+    from streams.config.settings import read_secret_env
+    from streams.config.units import parse_duration
+    from streams.ingress.auth import key_for_role
+
+    if output not in ("table", "json", "csv"):
+        raise fail(f"--format must be table, json or csv, not {output!r}")
+    if by not in GROUPINGS:
+        raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    try:
+        candidate = load_config(config_path)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    settings = read_settings()
+    live = config_or_fail(settings)
+    try:
+        end = datetime.now(timezone.utc)
+        start = end - parse_duration(since)
+    except ValueError as exc:
+        raise fail(f"--since: {exc}") from None
+    key = key_for_role(live.api_keys, "analyst", read_secret_env)
+    body = {"config": config_path.read_text(encoding="utf-8"), "start": start.isoformat(), "end": end.isoformat(),
+            "by": by}
+
+    def locally(store):  # noqa: ANN001, ANN202
+        with Progress(transient=True, console=err, disable=output != "table") as bar:
+            task = bar.add_task("replaying", total=None)
+            return replay_report(store, candidate, start=start, end=end, by=by,
+                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+    try:
+        with err.status("replaying on the sink...", spinner="dots") if output == "table" else _quiet():
+            rows = _from_clickhouse(settings, locally, lambda url: replay_via_endpoint(url, body, key=key))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    except StoreError as exc:
+        raise fail(f"ClickHouse: {exc}", code=1) from None
+    if plot is not None:
+        plot_replay(rows, plot, by=by, title=f"{config_path.name} against the recorded traffic, last {since}")
+        err.print(f"replay drawn to {plot}", highlight=False)
+    if output == "json":
+        print(to_json({"replay": rows}))
+    elif output == "csv":
+        print(to_csv({"replay": flat(rows)}), end="")
+    else:
+        console.print(replay_table(rows, by=by, title=f"{config_path} against the recorded traffic, last {since}"))
+
+
+class _quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def feedback(

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from streams.cli.analysis import dashboards_app, erase, feedback, report
+from streams.cli.analysis import dashboards_app, erase, feedback, replay, report
 from streams.cli.control import approvals_app, control_app
 from streams.cli.kafka_commands import kafka_app
 from streams.cli.output import config_or_fail, console, err, fail, read_settings, sigterm_as_interrupt
@@ -61,6 +61,8 @@ def dev(
             if failed:
                 err.print(f"{len(failed)} demo request(s) did not succeed: "
                           + ", ".join(f"{r.request_id}={r.error.code if r.error else r.status}" for r in failed[:5]))
+            console.print("What would another config have done with this traffic? hugai-llm replay --since 1h "
+                          "--config config/models.yaml (edit a copy, and pass it)", style="dim", highlight=False)
         if not once:
             console.print("Serving. Ctrl-C stops everything.", style="dim")
             while True:
@@ -124,6 +126,7 @@ def sink() -> None:
     from analytics import SinkConfig, StoreError, open_store
     from analytics.service import serve_sink
     from streams.cli.quality_feed import quality_feed
+    from streams.cli.replay import replay_endpoint
     from streams.config.settings import read_secret_env
     from streams.ingress.auth import ApiKeys
     from streams.kafka.replication import ReplicationError
@@ -151,11 +154,12 @@ def sink() -> None:
                report_port=settings.hugai_reports_port, daily_budgets=dict(config.cost_controls.daily_budgets),
                retention=config.security_configuration.data_protection.data_retention,
                authorize=ApiKeys.from_specs(config.api_keys, read_secret_env).authorizer(open_when_empty=True),
-               background=[quality_feed(config.quality_feedback, settings.kafka_bootstrap_servers)])
+               background=[quality_feed(config.quality_feedback, settings.kafka_bootstrap_servers)],
+               replay=replay_endpoint)
 
 
 # Registered here so that `hugai-llm --help` lists them where it always has: after sink, before bench.
-for command in (report, feedback, erase):
+for command in (report, replay, feedback, erase):
     app.command()(command)
 
 

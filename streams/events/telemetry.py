@@ -50,6 +50,17 @@ class RequestCompleted(Event):
     images: int = 0
     response_format: str = ""  # "", text, json_object or json_schema
     finish_reason: str = ""  # stop, length, tool_calls or content_filter
+    # What routing read from the request besides its task and agent, for `hugai-llm replay`.
+    inputs_recorded: bool = True
+    preferred_model: str = ""
+    fallback_models: list[str] = []
+    quality_threshold: float | None = None
+    min_quality: float | None = None
+    max_cost_usd: float | None = None
+    max_latency_ms: float | None = None
+    max_tokens: int | None = None
+    complexity: str = ""  # metadata.complexity, when the request gave one
+    estimated_input_tokens: int = 0  # routing's estimate (streams/routing/scoring.py), not the billed count
     # Only when security_configuration.data_protection.request_logging is "full".
     prompt_text: str | None = None
     completion_text: str | None = None

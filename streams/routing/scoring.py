@@ -32,7 +32,7 @@ from streams.routing.capabilities import Need, lacking, needs_of
 
 __all__ = [
     "Figures", "Ranking", "Constraints", "rank", "estimate_tokens", "violation", "PRIOR_QUALITY", "PRIOR_PERFORMANCE",
-    "MIN_CALLS", "Judged", "judged_quality",
+    "MIN_CALLS", "Judged", "judged_quality", "prior_quality",
 ]
 
 PRIOR_QUALITY = {1: 0.95, 2: 0.9, 3: 0.8, 4: 0.7}  # by tier: the seed's thresholds for premium, advanced, standard, local

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -76,6 +77,15 @@ def test_dev_demo_once_runs_the_seed_task_types_on_the_simulated_provider_and_ex
                      done.stdout), done.stdout
     assert re.search(r"agent tool loop, turn 2: gpt-4-turbo answered \(stop\): .*using the tool's result", done.stdout)
     assert not _listening(kafka_port) and not _listening(http_port), "everything it started must be stopped"
+    # The replay hint, and the replay it names on the demo's traffic (the stack is stopped: chdb opens here).
+    assert "hugai-llm replay --since 1h --config config/models.yaml" in done.stdout
+    replayed = subprocess.run([sys.executable, "-m", "streams.cli", "replay", "--since", "1h", "--config",
+                               "config/models.yaml", "--format", "json"], env=_env(tmp_path), capture_output=True,
+                              text=True, timeout=120)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    total = next(row for row in json.loads(replayed.stdout)["replay"] if row["task_type"] == "(total)")
+    # The demo's requests, replayed under the config that served them: the same models, none refused.
+    assert total["requests"] >= 20 and total["refused"] == 0 and total["changed_model"] == 0
 
 
 def test_dev_stops_everything_on_sigterm(tmp_path):

@@ -59,6 +59,14 @@ def test_feedback_reaches_the_reports_while_the_stack_runs_and_after_it_stops(ka
         assert plotted.returncode == 0, plotted.stderr
         assert (tmp_path / "trends.png").read_bytes()[:4] == b"\x89PNG"
 
+        # The replay, while the sink owns chdb: it runs there (POST /replay), with the same answer a local one gives.
+        replayed = _cli("replay", "--since", "1h", "--config", "config/models.yaml", "--by", "model", "--format", "json",
+                        env=env)
+        assert replayed.returncode == 0, replayed.stderr
+        [claude] = [r for r in json.loads(replayed.stdout)["replay"] if r["model"] == "claude-3-5-sonnet"]
+        assert claude["requests"] == 4 and claude["changed_model"] == 0 and claude["quality_backed"] == 4
+        assert _cli("replay", "--config", "config/nope.yaml", env=env).returncode == 2
+
         bad = _cli("report", "vibes", env=env)
         assert bad.returncode == 2 and "unknown metric 'vibes'" in bad.stderr
         wrong_key = _cli("report", "error_rate", env={**env, "HUGAI_ANALYST_KEY": "guess"})

@@ -1,4 +1,5 @@
-"""The OpenAI-compatible HTTP endpoint on the worker: POST /v1/chat/completions, GET /v1/models.
+"""The OpenAI-compatible HTTP endpoint on the worker: POST /v1/chat/completions, GET /v1/models (and,
+beside them, Anthropic's POST /v1/messages: streams/ingress/messages_api.py).
 
 Each HTTP request becomes an LLMRequest on llm.requests like any other, answered through this
 worker's own reply topic, so HTTP and Kafka callers get the same routing and records. The
@@ -17,16 +18,16 @@ import asyncio
 import json
 import logging
 import uuid
-from contextlib import aclosing
 
 import faust
 from aiohttp import web as aioweb
 
 from streams.client.reply_client import ReplyClient, ResponseTimeout
-from streams.client.stream_follow import StreamDiverged
-from streams.events import LLMRequest, LLMResponse
+from streams.events import LLMRequest, LLMResponse, ToolCallFragment
 from streams.events.topic_names import MAX_HTTP_BODY_BYTES
 from streams.ingress.auth import ApiKeys
+from streams.ingress.messages_api import register_messages_api
+from streams.ingress.sse_relay import relay_stream
 from streams.ingress.openai_format import (
     AUTO,
     BadChatRequest,
@@ -38,13 +39,13 @@ from streams.ingress.openai_format import (
     to_llm_request,
 )
 
-__all__ = ["register_http_api", "HTTP_TIMEOUT_S"]
+__all__ = ["register_http_api", "Gateway", "HTTP_TIMEOUT_S"]
 
 log = logging.getLogger(__name__)
 HTTP_TIMEOUT_S = 120.0
 
 
-class _Gateway:
+class Gateway:
     """This worker's reply client, started on first use on the worker's own loop."""
 
     def __init__(self, bootstrap: str):
@@ -65,10 +66,30 @@ class _Gateway:
                 self._client = None
 
 
+class _ChatFrames:
+    """ChunkFrames in the relay's terms (streams/ingress/sse_relay.py)."""
+
+    def __init__(self, chunks: ChunkFrames, include_usage: bool):
+        self._chunks, self._include_usage = chunks, include_usage
+
+    def opening(self, first: object) -> list[bytes]:
+        return [self._chunks.role()]
+
+    def piece(self, piece: str | ToolCallFragment) -> list[bytes]:
+        return [self._chunks.piece(piece)]
+
+    def end(self, response: LLMResponse) -> list[bytes]:
+        return self._chunks.end(response, include_usage=self._include_usage)
+
+    def error(self, message: str, code: str) -> list[bytes]:
+        return self._chunks.error(message, code)
+
+
 def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: list[str],
                       timeout: float = HTTP_TIMEOUT_S) -> None:
-    gateway = _Gateway(bootstrap)
+    gateway = Gateway(bootstrap)
     known = set(models)
+    register_messages_api(app, gateway=gateway, keys=keys, models=known, timeout=timeout)
 
     @app.on_before_shutdown.connect
     async def _close_gateway(sender: faust.App, **_: object) -> None:
@@ -124,37 +145,10 @@ def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: 
 
         async def stream(self, request: aioweb.Request, client: ReplyClient, event: LLMRequest, model: str,
                          include_usage: bool) -> faust.web.Response | aioweb.StreamResponse:
-            async with aclosing(client.stream(event, timeout=timeout)) as events:  # closing early sends the cancel
-                try:
-                    item = await anext(events)
-                except ResponseTimeout:
-                    return refuse(self, 504, f"no response within {timeout:g}s", code="timeout")
-                if isinstance(item, LLMResponse) and item.status != "ok":
-                    return failed(self, item)  # nothing streamed yet: an HTTP error, as without streaming
-                sse = aioweb.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-                await sse.prepare(request)
-                frames = ChunkFrames(event.request_id, model)
-                try:
-                    await sse.write(frames.role())
-                    while not isinstance(item, LLMResponse):
-                        await sse.write(frames.piece(item))
-                        item = await anext(events)
-                    if item.status == "ok":
-                        ending = frames.end(item, include_usage=include_usage)
-                    else:
-                        error = item.error
-                        ending = frames.error(error.message if error else item.status, error.code if error else item.status)
-                except ResponseTimeout:
-                    ending = frames.error(f"no stream event within {timeout:g}s", "timeout")
-                except StreamDiverged as exc:
-                    ending = frames.error(str(exc), "stream_diverged")
-                except ConnectionError:  # the caller hung up: leaving the block cancels the call
-                    log.info("the caller of %s hung up mid-stream", event.request_id)
-                    return sse
-                for frame in ending:
-                    await sse.write(frame)
-                await sse.write_eof()
-                return sse
+            return await relay_stream(
+                request, client, event, _ChatFrames(ChunkFrames(event.request_id, model), include_usage), timeout=timeout,
+                timed_out=lambda: refuse(self, 504, f"no response within {timeout:g}s", code="timeout"),
+                failed=lambda response: failed(self, response))
 
     @app.page("/v1/models")
     class Models(faust.web.View):

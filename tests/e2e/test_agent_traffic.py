@@ -2,7 +2,8 @@
 each family's wire server, plain and streamed, and both ends are checked: what the SDK got, and what the
 wire server was sent in its family's own shape. Then images, developer turns and structured output;
 routing by capability; bad agent input over HTTP and Kafka; and what reaches ClickHouse (counts and
-flags, never content).
+flags, never content). Last, the same agent traffic through Anthropic's Messages API, with the
+official anthropic SDK.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -319,6 +321,89 @@ async def test_model_manager_runs_a_tool_loop_over_kafka_and_streams_the_call_in
     assert final.finish_reason == "tool_calls"
 
 
+# Anthropic's Messages API as a second front door: the official anthropic SDK, with only base_url changed.
+# A plain message, a streamed one (text deltas and the final usage) and a tool-use round trip, each served
+# once by an Anthropic model and once by another family's (routed like any other request, translated both
+# ways); what the wire server was sent is checked in its family's shape. Then bad input in Anthropic's shape.
+TOOL = {"name": "get_weather", "description": "The weather in a city now",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
+                         "required": ["city"]}}
+SERVED_BY = {"anthropic": "claude-agent", "openai": "gpt-agent"}
+
+
+def _anthropic(dev, key: str = CALLER_KEY) -> anthropic.AsyncAnthropic:  # noqa: ANN001
+    return anthropic.AsyncAnthropic(base_url=dev.http_url, api_key=key, max_retries=0, timeout=60)
+
+
+@pytest.mark.parametrize("family", list(SERVED_BY))
+async def test_the_messages_api_a_plain_message_and_a_streamed_one(dev, server, family):
+    sdk, marker = _anthropic(dev), _marker()
+    asked = [{"role": "user", "content": f"Say hello {marker}"}]
+    message = await sdk.messages.create(model=SERVED_BY[family], max_tokens=200, system=f"Be brief {marker}",
+                                        messages=asked, stop_sequences=["END"], cache_control={"type": "ephemeral"})
+    assert message.type == "message" and message.role == "assistant" and message.stop_reason == "end_turn"
+    assert message.model == SERVED_BY[family] and message.content[0].type == "text" and message.content[0].text
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    sent = _sent(server, marker)[-1]
+    if family == "anthropic":
+        assert (sent["system"], sent["stop_sequences"], sent["max_tokens"]) == (f"Be brief {marker}", ["END"], 200)
+    else:
+        assert sent["messages"][0] == {"role": "system", "content": f"Be brief {marker}"}
+        assert (sent["stop"], sent["max_completion_tokens"]) == (["END"], 200)
+
+    async with sdk.messages.stream(model=SERVED_BY[family], max_tokens=200, messages=asked) as stream:
+        pieces = [text async for text in stream.text_stream]
+        final = await stream.get_final_message()
+    assert len(pieces) > 1 and "".join(pieces) == final.content[0].text
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0 and final.usage.input_tokens > 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("family", list(SERVED_BY))
+async def test_the_messages_api_a_tool_use_round_trip(dev, server, family, stream):
+    sdk, marker = _anthropic(dev), _marker()
+    asked = [{"role": "user", "content": f"What is the weather in Oslo? {marker}"}]
+
+    async def create(**kwargs: object) -> anthropic.types.Message:
+        if not stream:
+            return await sdk.messages.create(**kwargs)
+        async with sdk.messages.stream(**kwargs) as events:
+            return await events.get_final_message()
+
+    first = await create(model=SERVED_BY[family], max_tokens=300, messages=asked, tools=[TOOL],
+                         tool_choice={"type": "any"})
+    assert first.stop_reason == "tool_use"
+    [use] = [block for block in first.content if block.type == "tool_use"]
+    assert use.name == "get_weather" and use.input == {"city": "example", "unit": "c"} and use.id
+    history = [*asked, {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
+                                             "content": f"18 degrees, sunny {marker}"}]}]
+    second = await create(model=SERVED_BY[family], max_tokens=300, messages=history, tools=[TOOL])
+    assert second.stop_reason == "end_turn"
+    assert second.content[0].text.startswith("the tool said: ") and "18 degrees, sunny" in second.content[0].text
+    sent = _result_as_sent(family, _sent(server, marker)[-1], use.id)
+    assert sent == f"18 degrees, sunny {marker}"
+
+
+async def test_the_messages_api_refuses_bad_input_in_anthropics_error_shape_naming_the_field(dev):
+    sdk = _anthropic(dev)
+    asked = [{"role": "user", "content": "hi"}]
+    with pytest.raises(anthropic.BadRequestError) as no_max:
+        await sdk.messages.create(model="auto", messages=asked, max_tokens=anthropic.NOT_GIVEN)
+    assert no_max.value.status_code == 400 and no_max.value.body["error"]["type"] == "invalid_request_error"
+    assert no_max.value.body["error"]["message"] == "max_tokens: Field required"
+    with pytest.raises(anthropic.BadRequestError, match="output_config.effort: effort levels are Anthropic's alone"):
+        await sdk.messages.create(model="auto", max_tokens=10, messages=asked, output_config={"effort": "high"})
+    with pytest.raises(anthropic.BadRequestError, match="messages.0.content.0.type: content blocks of type 'document'"):
+        await sdk.messages.create(model="auto", max_tokens=10, messages=[{"role": "user", "content": [
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}]}])
+    with pytest.raises(anthropic.BadRequestError, match="unknown model 'claude-9'"):
+        await sdk.messages.create(model="claude-9", max_tokens=10, messages=asked)
+    with pytest.raises(anthropic.AuthenticationError) as wrong_key:
+        await _anthropic(dev, key="not-a-key").messages.create(model="auto", max_tokens=10, messages=asked)
+    assert wrong_key.value.body["error"]["type"] == "authentication_error"
+
+
 def test_clickhouse_has_counts_and_flags_and_the_skipped_models_reason_never_content(dev):
     """The last test here: it stops the stack to read embedded ClickHouse."""
     dev.stop()
@@ -342,3 +427,4 @@ def test_clickhouse_has_counts_and_flags_and_the_skipped_models_reason_never_con
     assert len(decided) == 1 and dict(decided[0]["excluded"]) == {
         "no-tools": "does not call functions (the request has tools)"}
     assert "18 degrees, sunny" not in dumped and PNG not in dumped and "get_weather" not in dumped
+

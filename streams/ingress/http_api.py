@@ -14,10 +14,7 @@ that hangs up stops the provider call (StreamCancel), and what it produced is bi
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import uuid
 
 import faust
 from aiohttp import web as aioweb
@@ -26,6 +23,7 @@ from streams.client.reply_client import ReplyClient, ResponseTimeout
 from streams.events import LLMRequest, LLMResponse, ToolCallFragment
 from streams.events.topic_names import MAX_HTTP_BODY_BYTES
 from streams.ingress.auth import ApiKeys
+from streams.ingress.gateway import Gateway
 from streams.ingress.messages_api import register_messages_api
 from streams.ingress.sse_relay import relay_stream
 from streams.ingress.openai_format import (
@@ -39,31 +37,9 @@ from streams.ingress.openai_format import (
     to_llm_request,
 )
 
-__all__ = ["register_http_api", "Gateway", "HTTP_TIMEOUT_S"]
+__all__ = ["register_http_api", "HTTP_TIMEOUT_S"]
 
-log = logging.getLogger(__name__)
 HTTP_TIMEOUT_S = 120.0
-
-
-class Gateway:
-    """This worker's reply client, started on first use on the worker's own loop."""
-
-    def __init__(self, bootstrap: str):
-        self._bootstrap = bootstrap
-        self._client: ReplyClient | None = None
-        self._lock = asyncio.Lock()
-
-    async def client(self) -> ReplyClient:
-        async with self._lock:
-            if self._client is None:
-                self._client = await ReplyClient(self._bootstrap, reply_topic=f"llm.replies.http.{uuid.uuid4().hex[:12]}").start()
-        return self._client
-
-    async def close(self) -> None:
-        async with self._lock:
-            if self._client is not None:
-                await self._client.stop()
-                self._client = None
 
 
 class _ChatFrames:

@@ -9,7 +9,6 @@ come back in Anthropic's shape and statuses. With "stream": true, Anthropic's ev
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import faust
 from aiohttp import web as aioweb
@@ -26,10 +25,8 @@ from streams.ingress.anthropic_format import (
     to_llm_request,
 )
 from streams.ingress.auth import ApiKeys
+from streams.ingress.gateway import Gateway
 from streams.ingress.sse_relay import relay_stream
-
-if TYPE_CHECKING:
-    from streams.ingress.http_api import Gateway
 
 __all__ = ["register_messages_api"]
 

@@ -23,7 +23,7 @@ import faust
 from streams.agents.breakers import breaker_changed
 from streams.agents.keeping import keep_each
 from streams.events import ModelHealth, ModelOutcome
-from streams.events.topic_names import MODEL_HEALTH
+from streams.events.topic_names import MODEL_FIGURES_EXPIRES_S, MODEL_HEALTH
 from streams.kafka.side_channel import SideChannel
 from streams.kafka.topics import Topics
 from streams.routing.breaker import (
@@ -79,7 +79,7 @@ def figures_of(window: dict | None) -> dict[str, float]:
 def register_breaker_keeper(app: faust.App, topics: Topics, side: SideChannel, *, policy: BreakerPolicy,
                             clock: Callable[[], float] = time.time) -> faust.types.AgentT:
     breakers = app.Table("model-breakers", default=None)
-    windows = app.Table("model-figures", default=dict).tumbling(WINDOW_S, expires=timedelta(seconds=WINDOW_S * 10))
+    windows = app.Table("model-figures", default=dict).tumbling(WINDOW_S, expires=timedelta(seconds=MODEL_FIGURES_EXPIRES_S))
     dirty: set[str] = set()
 
     async def publish(model: str, state: BreakerState, window: dict | None) -> None:

@@ -9,12 +9,12 @@ from faust.transport.drivers import aiokafka as faust_kafka
 from faust.types import TP
 
 from streams.config.settings import Settings
-from streams.events.topic_names import MAX_HTTP_BODY_BYTES, REQUESTS
+from streams.events.topic_names import FAUST_APP_ID, MAX_HTTP_BODY_BYTES, REQUESTS
 from streams.kafka.replication import Replication
 
 __all__ = ["APP_ID", "create_app"]
 
-APP_ID = "hugai-llm"
+APP_ID = FAUST_APP_ID
 FETCH_BATCH_BYTES = 32 * 1024
 
 

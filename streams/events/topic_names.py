@@ -1,5 +1,10 @@
 """The names of our topics, in one place for the Faust declarations and the event validation."""
 
+# The Faust app's id: its consumer group, and the prefix of its own topics (table changelogs, the assignor's).
+FAUST_APP_ID = "hugai-llm"
+# How long the breaker keeper's windowed figures are kept: its changelog's retention.
+MODEL_FIGURES_EXPIRES_S = 600.0
+
 REQUESTS = "llm.requests"
 # The largest llm.requests record: a request with images (5 MiB each, as base64) must fit. The topic is
 # created with this max.message.bytes, and every producer of requests may send this much. Other

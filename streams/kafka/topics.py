@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import faust
 
 from streams.config.schema import ResponseCaching
-from streams.kafka.admin import admin_client, create_missing, ensure_topics
+from streams.kafka.admin import admin_client, create_missing, ensure_topics, partitions_of
 from streams.kafka.replication import Replication, cluster_replication, describe_copies, shortfalls
 
 __all__ = ["REQUESTS", "RESPONSES", "TELEMETRY", "DLQ", "FEEDBACK", "CORE_TOPICS", "STATE_TOPICS", "Topics",
-           "create_topics", "project_topics", "TopicsReport"]
+           "create_topics", "project_topics", "faust_topics", "TopicsReport"]
 
 from streams.events.topic_names import (
     ANSWERED,
@@ -25,9 +25,11 @@ from streams.events.topic_names import (
     CONTROL,
     CORE_TOPICS,
     DLQ,
+    FAUST_APP_ID,
     FEEDBACK,
     IDEMPOTENCY_ENTRIES,
     MAX_REQUEST_BATCH_BYTES,
+    MODEL_FIGURES_EXPIRES_S,
     MODEL_HEALTH,
     OUTCOMES,
     REQUESTS,
@@ -39,6 +41,9 @@ from streams.events.topic_names import (
 )
 
 log = logging.getLogger(__name__)
+
+# A table's changelog: Faust's own setting (cleanup.policy compact), without COMPACTED's lag.
+COMPACTED_ONLY = {"cleanup.policy": "compact"}
 
 # The state topics keep the last record per key for ever: a worker that starts reads them whole.
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
@@ -73,13 +78,28 @@ def project_topics(partitions: int, caching: ResponseCaching | None = None) -> d
     }
 
 
+def faust_topics(partitions: int) -> dict[str, tuple[int, dict[str, str]]]:
+    """Faust's own topics, as Faust would create them: the tables' changelogs (compacted; the windowed
+    figures' also deleted after their expiry) and the assignor's. Created here, with ours, so that they
+    are in the brokers' metadata before Faust starts: created by Faust at its start on a new cluster, a
+    changelog was once missing from its consumer's metadata for the worker's whole life ("has 0
+    partitions"), and every budget reservation failed. Faust finds them and leaves them as they are."""
+    return {
+        f"{FAUST_APP_ID}-budget-ledger-changelog": (1, COMPACTED_ONLY),  # one partition, as llm.budget
+        f"{FAUST_APP_ID}-model-breakers-changelog": (partitions, COMPACTED_ONLY),
+        f"{FAUST_APP_ID}-model-figures-changelog": (partitions, {"cleanup.policy": "compact,delete",
+                                                                 "retention.ms": str(int(MODEL_FIGURES_EXPIRES_S * 1000))}),
+        f"{FAUST_APP_ID}-__assignor-__leader": (1, {}),
+    }
+
+
 async def create_topics(bootstrap: str, *, partitions: int, caching: ResponseCaching | None = None) -> TopicsReport:
     """Every topic the project uses, before any consumer starts; called by every process at start, so
     whichever starts first creates them all and nothing relies on the broker's auto-create.
 
     A topic that exists is left as it is (its retention and copies too); one with fewer partitions,
     copies or min.insync.replicas than wanted is named in one log line and in the report."""
-    wanted = project_topics(partitions, caching)
+    wanted = project_topics(partitions, caching) | faust_topics(partitions)
     async with admin_client(bootstrap) as admin:
         replication = await cluster_replication(admin)
         created = await create_missing(admin, wanted, replication)
@@ -88,6 +108,8 @@ async def create_topics(bootstrap: str, *, partitions: int, caching: ResponseCac
         existing = [name for name in wanted if name not in created]
         found = await describe_copies(admin, existing)
         lacking = shortfalls(found, {name: wanted[name][0] for name in existing if name in found}, replication)
+    # KRaft publishes new topics to the brokers' metadata a moment after it answers their creation.
+    await partitions_of(bootstrap, list(wanted), wait_s=30.0)
     if lacking:
         log.warning("topics below what this cluster should hold, left as they are (an operator moves replicas "
                     "with kafka-reassign-partitions; `hugai-llm kafka check` lists them): %s", "; ".join(lacking))

@@ -30,7 +30,8 @@ SELECT r.request_id AS request_id, r.created_at AS created_at, r.task_type AS ta
        r.inputs_recorded AS inputs_recorded, r.preferred_model AS preferred_model,
        r.fallback_models AS fallback_models, r.quality_threshold AS quality_threshold,
        r.min_quality AS min_quality, r.max_cost_usd AS max_cost_usd, r.max_latency_ms AS max_latency_ms,
-       r.max_tokens AS max_tokens, r.complexity AS complexity, r.estimated_input_tokens AS estimated_input_tokens
+       r.max_tokens AS max_tokens, r.complexity AS complexity, r.estimated_input_tokens AS estimated_input_tokens,
+       r.embedding_inputs AS embedding_inputs
 FROM requests AS r FINAL
 WHERE r.created_at >= {start} AND r.created_at < {end}
 ORDER BY r.created_at, r.request_id

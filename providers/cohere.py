@@ -215,13 +215,14 @@ class CohereProvider:
                 raise cut_short(PROVIDER_TYPE, "end event")
         yield acc.finish()
 
-    async def embed(self, texts: list[str], *, model: str, input_type: str = "search_document") -> EmbedResult:
+    async def embed(self, texts: list[str], *, model: str, dimensions: int | None = None,
+                    input_type: str = "search_document") -> EmbedResult:
         started = time.perf_counter()
-        body, _ = await post_json(
-            self._client, f"{self._base}/v2/embed",
-            {"model": model, "texts": texts, "input_type": input_type, "embedding_types": ["float"]},
-            headers=self._headers, provider=PROVIDER_TYPE,
-        )
+        wire: dict = {"model": model, "texts": texts, "input_type": input_type, "embedding_types": ["float"]}
+        if dimensions is not None:
+            wire["output_dimension"] = dimensions
+        body, _ = await post_json(self._client, f"{self._base}/v2/embed", wire, headers=self._headers,
+                                  provider=PROVIDER_TYPE)
         try:
             vectors = body["embeddings"]["float"]
         except (KeyError, TypeError):

@@ -15,7 +15,17 @@ from providers.keys import KeySource, key_source
 from providers.sampling import sampling_fields
 from providers.sse import sse_events
 from providers.streaming import StreamAccumulator, cut_short
-from providers.types import ChatRequest, ChatResult, FinishReason, ImagePart, Message, StreamChunk, ToolCall, Usage
+from providers.types import (
+    ChatRequest,
+    ChatResult,
+    EmbedResult,
+    FinishReason,
+    ImagePart,
+    Message,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 
 __all__ = ["PROVIDER_TYPE", "GeminiProvider", "parse_generate_content", "FINISH_WORDS"]
 
@@ -194,6 +204,24 @@ class GeminiProvider:
             if not body.get("nextPageToken"):
                 return found
             params["pageToken"] = body["nextPageToken"]
+
+    async def embed(self, texts: list[str], *, model: str, dimensions: int | None = None) -> EmbedResult:
+        """POST models/{model}:batchEmbedContents. Gemini bills embeddings by tokens but reports none:
+        they are counted from the text, about 4 characters a token."""
+        one = {"outputDimensionality": dimensions} if dimensions is not None else {}
+        wire = {"requests": [{"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **one}
+                             for text in texts]}
+        body, elapsed_ms = await post_json(self._client, f"{self._base}/models/{model}:batchEmbedContents", wire,
+                                           headers=self._headers, provider=PROVIDER_TYPE)
+        try:
+            vectors = [item["values"] for item in body["embeddings"]]
+        except (KeyError, TypeError) as exc:
+            raise BadRequest(f"unreadable batchEmbedContents answer: {type(exc).__name__}: {exc}",
+                             provider=PROVIDER_TYPE) from None
+        if len(vectors) != len(texts):
+            raise BadRequest(f"{len(vectors)} vectors for {len(texts)} inputs", provider=PROVIDER_TYPE)
+        tokens = sum(max(1, len(text) // 4) for text in texts)
+        return EmbedResult(vectors=vectors, usage=Usage(input_tokens=tokens), total_ms=elapsed_ms, usage_estimated=True)
 
     async def infer(self, request: ChatRequest) -> ChatResult:
         url = f"{self._base}/models/{request.model}:generateContent"

@@ -18,6 +18,7 @@ from providers.types import (
     BatchJob,
     ChatRequest,
     ChatResult,
+    EmbedResult,
     FinishReason,
     ImagePart,
     Message,
@@ -157,6 +158,23 @@ class OpenAIProvider:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
+
+    async def embed(self, texts: list[str], *, model: str, dimensions: int | None = None) -> EmbedResult:
+        """POST {base_url}/embeddings: floats (not base64), ordered by their index."""
+        wire: dict = {"model": model, "input": texts, "encoding_format": "float"}
+        if dimensions is not None:
+            wire["dimensions"] = dimensions
+        body, elapsed_ms = await post_json(self._client, self._base + "/embeddings", wire, headers=self._headers,
+                                           provider=self.provider_type)
+        try:
+            vectors = [item["embedding"] for item in sorted(body["data"], key=lambda item: item["index"])]
+            tokens = int((body.get("usage") or {}).get("prompt_tokens") or 0)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequest(f"unreadable embeddings answer: {type(exc).__name__}: {exc}",
+                             provider=self.provider_type) from None
+        if len(vectors) != len(texts):
+            raise BadRequest(f"{len(vectors)} vectors for {len(texts)} inputs", provider=self.provider_type)
+        return EmbedResult(vectors=vectors, usage=Usage(input_tokens=tokens), total_ms=elapsed_ms)
 
     async def infer(self, request: ChatRequest) -> ChatResult:
         body, elapsed_ms = await post_json(self._client, self._url, self.request_body(request),

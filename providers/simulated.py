@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from providers.errors import ProviderUnavailable
 from providers.schema_example import example_of
-from providers.types import ChatRequest, ChatResult, StreamChunk, ToolCall, ToolCallDelta, Usage
+from providers.types import ChatRequest, ChatResult, EmbedResult, StreamChunk, ToolCall, ToolCallDelta, Usage
 
 __all__ = ["PROVIDER_TYPE", "SimulatedProvider"]
 
@@ -121,6 +122,21 @@ class SimulatedProvider:
         if request.messages and request.messages[-1].role == "tool":
             return f"[simulated {request.model}] answer using the tool's result ({len(request.messages[-1].text)} characters)."
         return f"[simulated {request.model}] answer to a {prompt_words}-word prompt."
+
+    async def embed(self, texts: list[str], *, model: str, dimensions: int | None = None,
+                    request_id: str = "") -> EmbedResult:
+        """Deterministic unit vectors of `dimensions` (the catalog's length) from each text and the model."""
+        size = dimensions or 8
+        vectors = []
+        for text in texts:
+            raw = [_unit(f"{model}:{text}:{i}") - 0.5 for i in range(size)]
+            norm = math.sqrt(sum(v * v for v in raw)) or 1.0
+            vectors.append([round(v / norm, 6) for v in raw])
+        latency_ms = self._base + self._jitter * _unit(f"{request_id}:{model}:latency")
+        await asyncio.sleep(latency_ms / 1000)
+        self._fail_if_down(ChatRequest(model=model, messages=(), request_id=request_id))
+        return EmbedResult(vectors=vectors, usage=Usage(input_tokens=sum(max(1, len(t) // 4) for t in texts)),
+                           total_ms=latency_ms, simulated=True)
 
     def _fail_if_down(self, request: ChatRequest) -> None:
         name = request.model.lower()

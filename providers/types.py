@@ -167,6 +167,8 @@ class ChatResult:
     simulated: bool = False
     # True when the provider reported no usage and the tokens were estimated from the text.
     usage_estimated: bool = False
+    # An embedding call's vectors, in input order (content is then empty).
+    embeddings: tuple[list[float], ...] = ()
 
     @property
     def tokens_per_second(self) -> float:
@@ -198,9 +200,13 @@ class StreamChunk:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EmbedResult:
+    """An embedding call's vectors, in input order, and its bill (input tokens only)."""
+
     vectors: list[list[float]]
     usage: Usage
     total_ms: float
+    simulated: bool = False
+    usage_estimated: bool = False  # the family reports no tokens for embeddings: counted from the text (Gemini)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

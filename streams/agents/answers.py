@@ -14,9 +14,12 @@ __all__ = ["cached", "nothing_left", "ttft_ms", "ms_since"]
 
 def cached(response: LLMResponse) -> dict:
     """What a later identical request is answered with: the answer, never the original's cost or timing."""
-    return {"model": response.model, "provider": response.provider, "content": response.content,
-            "usage": response.usage.model_dump(), "simulated": response.simulated,
-            "tool_calls": [c.model_dump() for c in response.tool_calls], "finish_reason": response.finish_reason}
+    answer = {"model": response.model, "provider": response.provider, "content": response.content,
+              "usage": response.usage.model_dump(), "simulated": response.simulated,
+              "tool_calls": [c.model_dump() for c in response.tool_calls], "finish_reason": response.finish_reason}
+    if response.embeddings:
+        answer["embeddings"] = response.embeddings
+    return answer
 
 
 def nothing_left(excluded: dict[str, str], *, limited: AbstractSet[str] = frozenset(),

@@ -48,7 +48,8 @@ def plan_request(config: HugaiConfig, profile: EnvironmentProfile | None, state:
     if pinned in config.models and request.preferred_model is None:
         candidates, reason = (pinned, *(c for c in candidates if c != pinned)), "operator_pin"
     input_tokens = estimate_tokens(request)
-    output_tokens = request.max_tokens or DEFAULT_OUTPUT_TOKENS
+    # An embedding has no output tokens: its price and the context it needs are its input's.
+    output_tokens = 0 if request.input is not None else request.max_tokens or DEFAULT_OUTPUT_TOKENS
     complexity = str(request.metadata.get("complexity") or config.task_complexity.get(request.task_type, "complex"))
     unavailable = {m: why for m, s in config.models.items() if (why := overrides.unavailable(m, s.provider))}
     waits: dict[str, float] = {}
@@ -77,7 +78,10 @@ def plan_request(config: HugaiConfig, profile: EnvironmentProfile | None, state:
         cheap = cheapest_fit(config, complexity, threshold, estimated_cost=estimated, available=admitted)
         if cheap is not None:
             candidates, reason = (cheap, *(c for c in candidates if c != cheap)), "cost_efficiency"
-    ranking = rank(config, candidates, tuple(m for m in route.degrade if m not in candidates), constraints,
+    # Degradation stays with models of the request's kind: an embedding never degrades to a chat model.
+    embedding = request.input is not None
+    degrade = tuple(m for m in route.degrade if m not in candidates and config.models[m].embeds == embedding)
+    ranking = rank(config, candidates, degrade, constraints,
                    estimated_cost=estimated, figures=state.figures(), unavailable=unavailable,
                    in_flight=in_flight, judged=judged)
     return Plan(ranking=ranking, reason=reason, tokens=input_tokens + output_tokens,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from providers import ChatRequest, ChatResult, Usage
 from providers import types as p
+from streams.agents.provider_directory import Route
 from streams.events import ChatMessage, LLMRequest, TokenUsage, ToolCall
 
-__all__ = ["chat_request", "answer_tool_calls", "token_usage"]
+__all__ = ["chat_request", "answer_tool_calls", "token_usage", "embed"]
 
 
 def _message(message: ChatMessage) -> p.Message:
@@ -57,3 +58,16 @@ def token_usage(usage: Usage) -> TokenUsage:
     return TokenUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
                       cached_input_tokens=usage.cached_input_tokens, cache_write_tokens=usage.cache_write_tokens,
                       cache_write_1h_tokens=usage.cache_write_1h_tokens, reasoning_tokens=usage.reasoning_tokens)
+
+
+async def embed(route: Route, request: LLMRequest) -> ChatResult:
+    """An embedding request's call, as the attempt loop takes a call's result. The simulated provider
+    makes vectors of the catalog's length; a real one is asked for `dimensions` only when the request set it."""
+    texts = list(request.input or ())
+    if route.simulated:
+        done = await route.provider.embed(texts, model=route.spec.api_model, request_id=request.request_id,
+                                          dimensions=request.dimensions or route.spec.embedding_dimensions)
+    else:
+        done = await route.provider.embed(texts, model=route.spec.api_model, dimensions=request.dimensions)
+    return ChatResult(content="", usage=done.usage, ttft_ms=done.total_ms, total_ms=done.total_ms, finish_reason="stop",
+                      simulated=done.simulated, usage_estimated=done.usage_estimated, embeddings=tuple(done.vectors))

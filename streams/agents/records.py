@@ -38,7 +38,7 @@ def routing_inputs(request: LLMRequest) -> dict:
             "max_cost_usd": request.max_cost_per_request,
             "max_latency_ms": wants.max_latency * 1000 if wants and wants.max_latency else None,
             "max_tokens": request.max_tokens, "complexity": complexity if isinstance(complexity, str) else "",
-            "estimated_input_tokens": estimate_tokens(request)}
+            "estimated_input_tokens": estimate_tokens(request), "embedding_inputs": len(request.input or ())}
 
 
 @dataclass(frozen=True, slots=True)

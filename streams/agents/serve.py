@@ -22,7 +22,7 @@ from streams.agents.budget_gate import BudgetGate
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
 from streams.agents.price_book import PriceBook
-from streams.agents.provider_call import answer_tool_calls, chat_request, token_usage
+from streams.agents.provider_call import answer_tool_calls, chat_request, embed, token_usage
 from streams.agents.planning import DEFAULT_OUTPUT_TOKENS, Plan, plan_request
 from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.agents.records import MonitoringLevel, Records
@@ -211,6 +211,7 @@ class RequestServer:
             content=answer["content"], usage=TokenUsage(**answer["usage"]), cost_usd=0.0,
             # Entries written before tool calls were carried have neither field.
             tool_calls=answer.get("tool_calls") or [], finish_reason=answer.get("finish_reason"),
+            embeddings=answer.get("embeddings") or [],
             latency_ms=Latency(total=ms_since(started)), simulated=bool(answer["simulated"]), cache_hit=True,
             responded_at=self._clock(),
         )
@@ -250,7 +251,7 @@ class RequestServer:
                 excluded[model] = f"rate limit of {route.spec.provider} exhausted"
                 rate_limited.add(model)
                 continue
-            call = chat_request(request, route.spec.api_model)
+            call = chat_request(request, route.spec.api_model) if request.input is None else None
 
             def record(result: ChatResult | None, error: ProviderError | None, latency_ms: float,
                        model: str = model, route: Route = route) -> None:
@@ -264,10 +265,12 @@ class RequestServer:
                     request, len(attempts), self._clock(), attempts[-1], billed.simulated if billed else route.simulated,
                     ttft_ms=billed.ttft_ms if billed else None, usage=billed.usage if billed else None, cost=cost))
 
-            async def invoke(route: Route = route, call: ChatRequest = call) -> ChatResult:
+            async def invoke(route: Route = route, call: ChatRequest | None = call) -> ChatResult:
                 self.in_flight[route.spec.provider] += 1
                 self.in_flight_models[route.model] += 1
                 try:
+                    if call is None:
+                        return await embed(route, request)
                     if relay is None:
                         return await route.provider.infer(call)
 
@@ -326,6 +329,7 @@ class RequestServer:
                 tool_calls=answer_tool_calls(result),
                 finish_reason=result.finish_reason,
                 usage=token_usage(result.usage),
+                embeddings=list(result.embeddings),
                 cost_usd=cost,
                 latency_ms=Latency(ttft=ttft_ms(result, relay, started), total=ms_since(started)),
                 attempts=attempts,

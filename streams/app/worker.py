@@ -155,7 +155,7 @@ def build_worker(settings: Settings, bootstrap: str, *, config: HugaiConfig | No
         await side.close()
         await outbox.close()
 
-    register_http_api(app, bootstrap=bootstrap, keys=keys, models=list(config.models))
+    register_http_api(app, bootstrap=bootstrap, keys=keys, config=config)
     return app
 
 

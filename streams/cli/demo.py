@@ -23,6 +23,7 @@ _PROMPTS = {
     "requirements_analysis": "Analyze the following requirements for ambiguity: users can export reports.",
     "security_review": "Review this endpoint for injection risks: GET /search?q=...",
     "performance_optimization": "Suggest how to cut p99 latency of a Kafka consumer.",
+    "embeddings": "An event-sourced LLM router on Kafka.",
 }
 
 
@@ -31,9 +32,12 @@ def demo_requests(config: HugaiConfig, *, per_task: int = 4) -> list[LLMRequest]
     requests = []
     for task in config.routing_strategy:
         prompt = _PROMPTS.get(task, f"A sample {task} request.")
+        embeds = config.models[config.expand(config.routing_strategy[task].primary)[0]].embeds
         for i in range(per_task):
-            requests.append(LLMRequest(request_id=f"demo-{run}-{task}-{i}", task_type=task, prompt=prompt,
-                                       max_tokens=256, metadata={"tenant": "demo"}))
+            shape = ({"input": [prompt, f"{prompt} ({i})"]} if embeds  # vectors for two texts
+                     else {"prompt": prompt, "max_tokens": 256})
+            requests.append(LLMRequest(request_id=f"demo-{run}-{task}-{i}", task_type=task, metadata={"tenant": "demo"},
+                                       **shape))
     for agent in ("test_agent", "documentation_writer"):
         requests.append(LLMRequest(request_id=f"demo-{run}-{agent}", task_type="code_generation",
                                    agent_context=agent, prompt="Generate unit tests for this function...",

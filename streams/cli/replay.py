@@ -89,6 +89,13 @@ def request_of(row: dict) -> LLMRequest:
             metadata={"complexity": row["complexity"]} if row.get("complexity") else {})
 
     target = int(row.get("estimated_input_tokens") or 0) if row.get("inputs_recorded") else int(row["input_tokens"])
+    if texts := int(row.get("embedding_inputs") or 0):  # an embedding request: as many texts, as many tokens
+        filler = "x" * max(1, 4 * (target // texts - 1))
+        return LLMRequest(request_id=row["request_id"], created_at=row["created_at"], task_type=row["task_type"],
+                          agent_context=row.get("agent_context") or None, input=[filler] * texts,
+                          preferred_model=row.get("preferred_model") or None,
+                          fallback_models=list(row.get("fallback_models") or []),
+                          max_cost_per_request=row.get("max_cost_usd"))
     floor = estimate_tokens(build("x"))
     return build("x" * max(1, 4 * (target - floor) + 1))
 

@@ -143,6 +143,17 @@ class ModelManager:
             top_p=top_p, stop=list(stop or []), seed=seed, metadata=metadata)
         return _raise_for(await self._send(request, timeout))
 
+    async def aembed(self, texts: str | Sequence[str], *, model: str | None = None, dimensions: int | None = None,
+                     task_type: str = "embeddings", metadata: dict[str, Any] | None = None,
+                     timeout: float | None = None, request_id: str | None = None) -> LLMResponse:
+        """Vectors for `texts`, in order, in `response.embeddings`; `response.model` names the model whose
+        vector space they are in. `model` pins one (vectors of two models are not comparable); without it
+        the embeddings route chooses, and may fall back to another model."""
+        request = _request(request_id=request_id, task_type=task_type, input=[texts] if isinstance(texts, str) else list(texts),
+                           dimensions=dimensions, preferred_model=model, fallback_models=[model] if model else None,
+                           metadata=metadata)
+        return _raise_for(await self._send(request, timeout))
+
     async def astream(self, prompt: str | None = None, *, timeout: float | None = None,
                       **kwargs: Any) -> AsyncIterator[str | ToolCallFragment | LLMResponse]:
         """A streamed request, with agenerate()'s arguments: yields text deltas (str) and tool-call
@@ -241,6 +252,9 @@ class ModelManager:
 
     def generate(self, prompt: str | None = None, **kwargs: Any) -> LLMResponse:
         return self._run(self.agenerate(prompt, **kwargs))
+
+    def embed(self, texts: str | Sequence[str], **kwargs: Any) -> LLMResponse:
+        return self._run(self.aembed(texts, **kwargs))
 
     def stream(self, prompt: str | None = None, **kwargs: Any) -> Iterator[str | ToolCallFragment | LLMResponse]:
         """astream(), synchronously: text deltas, then the final LLMResponse. Closing the generator

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from streams.client.stream_follow import Piece, StreamFollower
 from streams.events import LLMRequest, LLMResponse, StreamCancel, StreamDelta
 from streams.events.request_keys import question_key
-from streams.events.topic_names import MAX_REQUEST_BATCH_BYTES, REQUESTS, STREAM_CANCELS
+from streams.events.topic_names import MAX_ANSWER_BYTES, MAX_REQUEST_BATCH_BYTES, REQUESTS, STREAM_CANCELS
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broadcast import IDLE_FETCH_WAIT_MS
 
@@ -54,7 +54,9 @@ class ReplyClient:
         self._streams: dict[str, asyncio.Queue[StreamDelta | LLMResponse]] = {}
 
     async def start(self) -> ReplyClient:
-        await ensure_topics(self.bootstrap, [self.reply_topic], partitions=1)
+        # Sized for whole answers, embeddings' vectors included (the worker's producers send that much).
+        await ensure_topics(self.bootstrap, [self.reply_topic], partitions=1,
+                            configs={"max.message.bytes": str(MAX_ANSWER_BYTES)})
         self._consumer = AIOKafkaConsumer(
             self.reply_topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
             enable_auto_commit=False, isolation_level="read_committed", fetch_max_wait_ms=IDLE_FETCH_WAIT_MS,

@@ -158,7 +158,20 @@ class ModelSpec(_Strict):
     vision: bool = False  # reads image parts
     json_mode: bool = False  # can be held to JSON output (response_format json_object)
     structured_output: bool = False  # can be held to a JSON schema (json_schema); implies json_mode
+    # An embedding model: the length of its vectors, and how many texts its API takes in one call.
+    embedding_dimensions: int | None = Field(default=None, gt=0)
+    max_inputs: int | None = Field(default=None, gt=0)
     price: ModelPrice | None = None
+
+    @property
+    def embeds(self) -> bool:
+        return self.embedding_dimensions is not None
+
+    @model_validator(mode="after")
+    def _embeds_where_it_can(self) -> ModelSpec:
+        if self.embeds and self.provider == "anthropic":
+            raise ValueError("anthropic has no embeddings API: an embedding model is openai, google, cohere or local")
+        return self
 
 
 class RateLimits(_Strict):

@@ -44,7 +44,8 @@ def _question(request: LLMRequest) -> list:
 
 
 # The agent-traffic fields (a plain request has none, and keeps the key it had before they existed).
-_AGENT_FIELDS = {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "top_p"}
+_AGENT_FIELDS = {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "top_p", "input",
+                 "dimensions"}
 
 
 def _digest(parts: list) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
+from pydantic import Field, JsonValue, StringConstraints, ValidationError, field_validator, model_validator
 
 from streams.events.agent_parts import (
     ContentPart,
@@ -19,6 +19,10 @@ from streams.events.agent_parts import (
     arguments_problem,
 )
 from streams.events.base import Event, RequestId, reply_topic_problem, utcnow, validation_problems
+
+# The most texts one embedding request may carry: OpenAI's limit per call, the highest of the families.
+# A model whose API takes fewer (Cohere 96, Gemini 100) is skipped for a larger request, with the reason.
+MAX_EMBED_INPUTS = 2048
 
 __all__ = [
     "ChatMessage", "PerformanceRequirements", "LLMRequest", "FeedbackGiven", "StreamCancel", "InvalidRequest", "parse_request",
@@ -91,6 +95,11 @@ class LLMRequest(Event):
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
     metadata: dict[str, JsonValue] = {}
+    # An embedding request instead of a chat: the texts to embed (no messages or prompt), and the
+    # vectors' length when the model can shorten them. Routed like chat, by its task type (embeddings).
+    input: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(default=None, min_length=1,
+                                                                                 max_length=MAX_EMBED_INPUTS)
+    dimensions: int | None = Field(default=None, gt=0, le=16384)
     reply_to: str | None = None
     # Stream the answer: StreamDelta events on the reply topic while the provider call runs, then
     # the LLMResponse as usual.
@@ -110,8 +119,16 @@ class LLMRequest(Event):
 
     @model_validator(mode="after")
     def _has_input(self) -> LLMRequest:
+        if self.input is not None:
+            if self.messages or self.prompt:
+                raise ValueError("an embedding request ('input') has no 'messages' or 'prompt'")
+            if self.stream or self.tools or self.response_format is not None:
+                raise ValueError("an embedding request ('input') is not streamed and takes no tools or response_format")
+            return self
+        if self.dimensions is not None:
+            raise ValueError("'dimensions' is for embedding requests (with 'input')")
         if not self.messages and not self.prompt:
-            raise ValueError("one of 'messages' or 'prompt' is required")
+            raise ValueError("one of 'messages' or 'prompt' is required ('input' instead, to embed)")
         if self.messages and self.prompt:
             raise ValueError("give 'messages' or 'prompt', not both")
         if problem := _tool_problem(self):
@@ -119,6 +136,8 @@ class LLMRequest(Event):
         return self
 
     def chat_messages(self) -> list[ChatMessage]:
+        if self.input is not None:
+            return []
         return self.messages or [ChatMessage(role="user", content=self.prompt or "")]
 
     @property

@@ -59,6 +59,9 @@ class LLMResponse(Event):
     # stop, length (cut by max_tokens), tool_calls or content_filter, whichever family answered.
     finish_reason: Literal["stop", "length", "tool_calls", "content_filter"] | None = None
     usage: TokenUsage = TokenUsage()
+    # An embedding request's vectors, in input order, in the vector space of `model`: vectors of two
+    # models are not comparable, so a caller that stores them keeps the model with them.
+    embeddings: list[list[float]] = []
     cost_usd: float = 0.0
     latency_ms: Latency = Latency()
     attempts: list[Attempt] = []

@@ -61,6 +61,7 @@ class RequestCompleted(Event):
     max_tokens: int | None = None
     complexity: str = ""  # metadata.complexity, when the request gave one
     estimated_input_tokens: int = 0  # routing's estimate (streams/routing/scoring.py), not the billed count
+    embedding_inputs: int = 0  # the texts an embedding request embedded (never the texts or the vectors); 0: a chat
     # Only when security_configuration.data_protection.request_logging is "full".
     prompt_text: str | None = None
     completion_text: str | None = None

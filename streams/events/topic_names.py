@@ -13,6 +13,12 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # What a producer batch of one such record may hold beyond the record: the batch and record headers,
 # the key. It is the topic's max.message.bytes and the producers' max_request_size.
 MAX_REQUEST_BATCH_BYTES = MAX_REQUEST_BYTES + 64 * 1024
+# The largest answer record, and so the largest shared answer: an embedding request's vectors must
+# fit (llm.responses, the reply topics and the entry topics are created with it). Routing refuses an
+# embedding request whose vectors would not (streams/routing/scoring.py), naming the sizes.
+MAX_ANSWER_BYTES = MAX_REQUEST_BATCH_BYTES
+# What one vector component takes in an answer's JSON, about ("-0.0123456789,").
+JSON_BYTES_PER_FLOAT = 12
 # The HTTP endpoint's largest body; the event it becomes is about the same size and fits a record.
 MAX_HTTP_BODY_BYTES = 8 * 1024 * 1024
 RESPONSES = "llm.responses"

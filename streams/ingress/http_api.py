@@ -1,5 +1,6 @@
 """The OpenAI-compatible HTTP endpoint on the worker: POST /v1/chat/completions, GET /v1/models (and,
-beside them, Anthropic's POST /v1/messages: streams/ingress/messages_api.py).
+beside them, POST /v1/embeddings: streams/ingress/embeddings_api.py, and Anthropic's POST
+/v1/messages: streams/ingress/messages_api.py).
 
 Each HTTP request becomes an LLMRequest on llm.requests like any other, answered through this
 worker's own reply topic, so HTTP and Kafka callers get the same routing and records. The
@@ -22,7 +23,9 @@ from aiohttp import web as aioweb
 from streams.client.reply_client import ReplyClient, ResponseTimeout
 from streams.events import LLMRequest, LLMResponse, ToolCallFragment
 from streams.events.topic_names import MAX_HTTP_BODY_BYTES
+from streams.config import HugaiConfig
 from streams.ingress.auth import ApiKeys
+from streams.ingress.embeddings_api import register_embeddings_api
 from streams.ingress.gateway import Gateway
 from streams.ingress.messages_api import register_messages_api
 from streams.ingress.sse_relay import relay_stream
@@ -61,11 +64,13 @@ class _ChatFrames:
         return self._chunks.error(message, code)
 
 
-def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, models: list[str],
+def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, config: HugaiConfig,
                       timeout: float = HTTP_TIMEOUT_S) -> None:
     gateway = Gateway(bootstrap)
-    known = set(models)
+    models = list(config.models)
+    known = {name for name, spec in config.models.items() if not spec.embeds}  # what chat may pin
     register_messages_api(app, gateway=gateway, keys=keys, models=known, timeout=timeout)
+    register_embeddings_api(app, gateway=gateway, keys=keys, config=config, timeout=timeout)
 
     @app.on_before_shutdown.connect
     async def _close_gateway(sender: faust.App, **_: object) -> None:

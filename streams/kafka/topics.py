@@ -28,6 +28,7 @@ from streams.events.topic_names import (
     FAUST_APP_ID,
     FEEDBACK,
     IDEMPOTENCY_ENTRIES,
+    MAX_ANSWER_BYTES,
     MAX_REQUEST_BATCH_BYTES,
     MODEL_FIGURES_EXPIRES_S,
     MODEL_HEALTH,
@@ -41,6 +42,9 @@ from streams.events.topic_names import (
 )
 
 log = logging.getLogger(__name__)
+
+# Topics that carry whole answers, embeddings' vectors included.
+ANSWER_SIZED = {"max.message.bytes": str(MAX_ANSWER_BYTES)}
 
 # A table's changelog: Faust's own setting (cleanup.policy compact), without COMPACTED's lag.
 COMPACTED_ONLY = {"cleanup.policy": "compact"}
@@ -70,9 +74,10 @@ def project_topics(partitions: int, caching: ResponseCaching | None = None) -> d
         REQUESTS: (partitions, {**APPEND_TIME, "max.message.bytes": str(MAX_REQUEST_BATCH_BYTES)}),
         ANSWERED: (partitions, APPEND_TIME),
         # As many partitions as llm.requests: partition p holds the answers shared on partition p.
-        CACHE_ENTRIES: (partitions, entry_retention(caching.ttl.total_seconds())),
-        IDEMPOTENCY_ENTRIES: (partitions, entry_retention(caching.idempotency_ttl.total_seconds())),
-        **{name: (partitions, {}) for name in CORE_TOPICS if name != REQUESTS},
+        CACHE_ENTRIES: (partitions, {**entry_retention(caching.ttl.total_seconds()), **ANSWER_SIZED}),
+        IDEMPOTENCY_ENTRIES: (partitions, {**entry_retention(caching.idempotency_ttl.total_seconds()), **ANSWER_SIZED}),
+        **{name: (partitions, {}) for name in CORE_TOPICS if name not in (REQUESTS, RESPONSES)},
+        RESPONSES: (partitions, ANSWER_SIZED),
         **{name: (1, {}) for name in SINGLE_PARTITION_TOPICS},
         **{name: (1, COMPACTED) for name in STATE_TOPICS},
     }
@@ -158,6 +163,6 @@ class Topics:
             return name
         async with self._creating.setdefault(name, asyncio.Lock()):
             if name not in self._replies:
-                await ensure_topics(self._bootstrap, [name], partitions=1)
+                await ensure_topics(self._bootstrap, [name], partitions=1, configs=ANSWER_SIZED)
                 self._replies.add(name)
         return name

@@ -33,11 +33,13 @@ _WHY: dict[Need, str] = {
     "structured_output": "cannot be held to a JSON schema (response_format json_schema)",
     "seed": "takes no seed (the request sets one)",
     "sequential_tool_calls": "cannot be told to call tools one at a time (parallel_tool_calls is false)",
+    "embedding": "is not an embedding model (the request asks for vectors)",
+    "chat": "is an embedding model (the request asks for an answer)",
 }
 
 
 def needs_of(request: LLMRequest) -> frozenset[Need]:
-    needs: set[Need] = set()
+    needs: set[Need] = {"embedding" if request.input is not None else "chat"}
     messages = request.chat_messages()
     if request.tools or any(m.tool_calls or m.role == "tool" for m in messages):
         needs.add("function_calling")
@@ -60,7 +62,8 @@ def lacking(spec: ModelSpec, needs: frozenset[Need]) -> str | None:
     if not needs:
         return None
     has = {"function_calling": spec.function_calling, "vision": spec.vision,
-           "json_mode": spec.json_mode or spec.structured_output, "structured_output": spec.structured_output}
+           "json_mode": spec.json_mode or spec.structured_output, "structured_output": spec.structured_output,
+           "embedding": spec.embeds, "chat": not spec.embeds}
     family = FAMILY_LACKS.get(spec.provider, frozenset())
     missing = sorted(n for n in needs if not has.get(n, True) or n in family)
     return "; ".join(_WHY[n] for n in missing) or None

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from streams.config import HugaiConfig
 from streams.events import LLMRequest
+from streams.events.topic_names import JSON_BYTES_PER_FLOAT, MAX_ANSWER_BYTES
 from streams.routing.capabilities import Need, lacking, needs_of
 
 __all__ = [
@@ -79,6 +80,8 @@ class Constraints:
     max_latency_ms: float | None = None
     needed_tokens: int = 0
     needs: frozenset[Need] = frozenset()  # tools, images, ... (streams/routing/capabilities.py)
+    inputs: int = 0  # an embedding request's texts: a model whose API takes fewer in one call cannot serve it
+    dimensions: int | None = None  # the vectors' length an embedding request asks for
 
     @classmethod
     def of(cls, request: LLMRequest, *, profile_quality: float | None, output_tokens: int) -> Constraints:
@@ -91,6 +94,8 @@ class Constraints:
             max_latency_ms=wants.max_latency * 1000 if wants and wants.max_latency else None,
             needed_tokens=estimate_tokens(request) + output_tokens,
             needs=needs_of(request),
+            inputs=len(request.input or ()),
+            dimensions=request.dimensions,
         )
 
 
@@ -119,6 +124,7 @@ def estimate_tokens(request: LLMRequest) -> int:
         tokens += sum((len(c.name) + len(c.arguments)) // 4 + 4 for c in m.tool_calls)
     for tool in request.tools:
         tokens += (len(tool.name) + len(tool.description or "") + len(str(tool.parameters))) // 4 + 8
+    tokens += sum(len(text) // 4 + 1 for text in request.input or ())
     return tokens
 
 
@@ -187,6 +193,13 @@ def _violation(config: HugaiConfig, model: str, limits: Constraints, estimated_c
     spec = config.models[model]
     if missing := lacking(spec, limits.needs):
         return missing
+    if spec.max_inputs and limits.inputs > spec.max_inputs:
+        return f"takes at most {spec.max_inputs} inputs a call (the request has {limits.inputs})"
+    if spec.embeds and limits.inputs:
+        size = limits.inputs * (limits.dimensions or spec.embedding_dimensions or 0) * JSON_BYTES_PER_FLOAT
+        if size > MAX_ANSWER_BYTES:
+            return (f"{limits.inputs} vectors of {limits.dimensions or spec.embedding_dimensions} would be about "
+                    f"{size / 2**20:.0f} MiB, over the {MAX_ANSWER_BYTES / 2**20:.0f} MiB answer limit: send fewer texts")
     if spec.context_length and limits.needed_tokens > spec.context_length:
         return f"context window {spec.context_length} tokens < {limits.needed_tokens} needed"
     cost = estimated_cost.get(model, 0.0)

@@ -25,7 +25,7 @@ from streams.events import LLMRequest, ToolCallFragment
 from streams.events.topic_names import DLQ, MAX_HTTP_BODY_BYTES
 from tests.conftest import CALLER_KEY, config_file, every_family_at, running_stack
 from tests.support.kafka_io import consume_until, produce
-from tests.support.provider_server import ProviderServer
+from tests.support.provider_server import ProviderServer, _vector
 
 pytestmark = pytest.mark.kafka
 
@@ -45,6 +45,11 @@ PNG = base64.b64encode(bytes.fromhex(
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")).decode()
 
 
+# One embedding model of each family that has an embeddings API, and how many texts it takes in one call.
+EMBED_MODELS = [("embed-openai", "openai", 2048), ("embed-cohere", "cohere", 3), ("embed-google", "google", 100),
+                ("embed-local", "local", None)]
+
+
 def _models(raw: dict) -> None:
     def model(provider: str, api_model: str, **extra: object) -> dict:
         return {"provider": provider, "api_model": api_model, "tier": 2, "capability_class": "advanced",
@@ -56,7 +61,11 @@ def _models(raw: dict) -> None:
         "command-agent": model("cohere", "command-agent-wire", structured_output=True),
         "local-agent": model("local", "local-agent-wire"),
         "no-tools": {**model("local", "no-tools-wire"), "function_calling": False, "vision": False},
+        **{name: {"provider": family, "api_model": f"{name}-wire", "tier": 3, "capability_class": "embedding",
+                  "context_length": 8192, "embedding_dimensions": 8, "max_inputs": inputs, "price": PRICE}
+           for name, family, inputs in EMBED_MODELS},
     }
+    raw["routing_strategy"]["embeddings"] = {"primary": "embed-openai", "fallback": ["embed-cohere"]}
 
 
 @pytest.fixture(scope="module")
@@ -402,6 +411,69 @@ async def test_the_messages_api_refuses_bad_input_in_anthropics_error_shape_nami
     with pytest.raises(anthropic.AuthenticationError) as wrong_key:
         await _anthropic(dev, key="not-a-key").messages.create(model="auto", max_tokens=10, messages=asked)
     assert wrong_key.value.body["error"]["type"] == "authentication_error"
+
+
+def _texts_as_sent(family: str, body: dict) -> list[str]:
+    if family == "google":
+        return [r["content"]["parts"][0]["text"] for r in body["requests"]]
+    return body["texts"] if family == "cohere" else body["input"]
+
+
+@pytest.mark.parametrize(("model", "family"), [(name, family) for name, family, _ in EMBED_MODELS])
+async def test_embeddings_through_the_openai_sdk_from_each_familys_embed_model(dev, server, model, family):
+    sdk, marker = _sdk(dev), _marker()
+    texts = [f"alpha {marker}", f"beta {marker}"]
+    done = await sdk.embeddings.create(model=model, input=texts)  # the SDK asks for base64 and decodes it
+    assert done.model == model and [d.index for d in done.data] == [0, 1]
+    for text, item in zip(texts, done.data):  # the wire server's numbers, through float32
+        assert item.embedding == pytest.approx(_vector(f"{model}-wire", text, 8), abs=1e-6)
+    assert done.usage.prompt_tokens > 0
+    assert _texts_as_sent(family, _sent(server, marker)[-1]) == texts
+    shorter = await sdk.embeddings.create(model=model, input=f"gamma {marker}", dimensions=4, encoding_format="float")
+    assert len(shorter.data) == 1 and len(shorter.data[0].embedding) == 4
+
+
+async def test_embeddings_with_auto_follow_the_route_and_a_fallback_names_its_vector_space(dev, server):
+    sdk, marker = _sdk(dev), _marker()
+    listed = {m.id async for m in sdk.models.list()}
+    assert {name for name, _, _ in EMBED_MODELS} <= listed
+    first = await sdk.embeddings.create(model="auto", input=[f"one {marker}"])
+    assert first.model == "embed-openai"
+    server.failing.add("embed-openai-wire")
+    try:
+        fallen = await sdk.embeddings.create(model="auto", input=[f"two {marker}"])
+    finally:
+        server.failing.discard("embed-openai-wire")
+    assert fallen.model == "embed-cohere", "the answer names the model whose space its vectors are in"
+    assert fallen.data[0].embedding == pytest.approx(_vector("embed-cohere-wire", f"two {marker}", 8), abs=1e-6)
+
+
+async def test_bad_embedding_input_gets_a_400_naming_the_field(dev):
+    sdk = _sdk(dev)
+    cases = [({"model": "embed-openai", "input": []}, "input", "the list is empty"),
+             ({"model": "embed-cohere", "input": ["a", "b", "c", "d"]}, "input", "embed-cohere takes at most 3"),
+             ({"model": "gpt-agent", "input": ["a"]}, "model", "is not an embedding model"),
+             ({"model": "embed-openai", "input": [[1, 2, 3]]}, "input", "token arrays are not carried"),
+             ({"model": "embed-openai", "input": ["a"], "encoding_format": "int8"}, "encoding_format", "not float or base64")]
+    for body, param, message in cases:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await sdk.embeddings.create(**body)
+        assert refused.value.body["param"] == param and message in refused.value.body["message"], body
+
+
+async def test_model_manager_embeds_over_kafka(dev):
+    manager, marker = ModelManager(bootstrap=dev.bootstrap), _marker()
+    try:
+        done = await manager.aembed(["over", "kafka"], model="embed-google")
+        first = await manager.aembed([f"once {marker}"], model="embed-local")
+        again = await manager.aembed([f"once {marker}"], model="embed-local")  # the same question: from the cache
+    finally:
+        await manager.aclose()
+    assert (first.cache_hit, again.cache_hit, again.cost_usd) == (False, True, 0.0)
+    assert again.embeddings == first.embeddings and len(first.embeddings[0]) == 8
+    assert done.model == "embed-google" and len(done.embeddings) == 2
+    assert done.embeddings[0] == pytest.approx(_vector("embed-google-wire", "over", 8))
+    assert done.usage_estimated is True and done.usage.input_tokens == 2  # Gemini reports none: counted from the text
 
 
 def test_clickhouse_has_counts_and_flags_and_the_skipped_models_reason_never_content(dev):

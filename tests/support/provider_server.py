@@ -30,6 +30,7 @@ is answered in text that quotes the result: "the tool said: ...".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -65,13 +66,21 @@ def load_recording(name: str) -> dict:
 
 
 def _family(path: str) -> str:
-    if path.startswith("/v1/chat/completions") or path.startswith(("/v1/files", "/v1/batches")):
+    if path.startswith(("/v1/chat/completions", "/v1/embeddings", "/v1/files", "/v1/batches")):
         return "openai"
     if path.startswith("/v1/messages"):
         return "anthropic"
     if path.startswith("/v1beta/models/"):
         return "google"
     return "cohere"
+
+
+EMBED_SIZE = 8  # the length of the vectors this server makes, unless a request asks for another
+
+
+def _vector(model: str, text: str, size: int) -> list[float]:
+    digest = hashlib.sha256(f"{model}:{text}".encode()).digest()
+    return [round(digest[i % len(digest)] / 255 - 0.5, 4) for i in range(size)]
 
 
 def _error_body(family: str, status: int, message: str, kind: str) -> dict:
@@ -274,9 +283,8 @@ class ProviderServer:
         if (result := _tool_result(family, body)) is not None:
             parts = ["the tool ", "said: ", result]
         handler = getattr(self, f"_{family}")
-        if path.startswith("/v2/embed"):
-            return self._json(200, {"id": "emb-1", "embeddings": {"float": [[0.1, 0.2, 0.3] for _ in body["texts"]]},
-                                    "texts": body["texts"], "meta": {"billed_units": {"input_tokens": 2 * len(body["texts"])}}})
+        if path.startswith(("/v2/embed", "/v1/embeddings")) or ":batchEmbedContents" in path:
+            return self._embeddings(family, path, body, model)
         if path.startswith("/v1/chat") and family == "cohere":
             answer = self._cohere_v1(model, parts, words, stream)
         else:
@@ -288,6 +296,24 @@ class ProviderServer:
         if stream and model == "breaks-mid-stream":
             answer = (*answer[:2], self._broken(family, answer[2], parts))
         return answer
+
+    def _embeddings(self, family: str, path: str, body: dict, model: str):  # noqa: ANN205
+        """Each family's embeddings answer: a vector of EMBED_SIZE (or the length asked for) per text,
+        made from the text and the model, and the family's usage (Gemini reports none)."""
+        if family == "google":
+            texts = [r["content"]["parts"][0]["text"] for r in body["requests"]]
+            size = body["requests"][0].get("outputDimensionality") or EMBED_SIZE
+            return self._json(200, {"embeddings": [{"values": _vector(model, t, size)} for t in texts]})
+        if path.startswith("/v2/embed"):
+            texts, size = body["texts"], body.get("output_dimension") or EMBED_SIZE
+            return self._json(200, {"id": "emb-1", "embeddings": {"float": [_vector(model, t, size) for t in texts]},
+                                    "texts": texts, "meta": {"billed_units": {"input_tokens": 2 * len(texts)}}})
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        size = body.get("dimensions") or EMBED_SIZE
+        return self._json(200, {"object": "list", "model": model, "usage": {"prompt_tokens": 2 * len(texts),
+                                                                          "total_tokens": 2 * len(texts)},
+                                "data": [{"object": "embedding", "index": i, "embedding": _vector(model, t, size)}
+                                         for i, t in enumerate(texts)]})
 
     @staticmethod
     def _usage_mid_stream(chunks: list[bytes]) -> list[bytes]:

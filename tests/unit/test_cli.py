@@ -17,7 +17,7 @@ def test_every_documented_command_exists(command):
 
 def test_config_check_reports_the_shipped_config():
     result = CliRunner().invoke(app, ["config", "check"])
-    assert result.exit_code == 0 and "15 models, 5 task types" in result.output
+    assert result.exit_code == 0 and "19 models, 6 task types" in result.output
 
 
 def test_the_authorizer_enforces_roles_once_any_key_exists():

@@ -94,7 +94,28 @@ def test_constraints_come_from_the_request_and_the_stricter_quality_wins():
                          performance_requirements=PerformanceRequirements(max_latency=30, min_quality=0.85))
     limits = Constraints.of(request, profile_quality=0.7, output_tokens=100)
     assert limits == Constraints(quality_threshold=0.85, profile_quality=0.7, max_cost_usd=0.5,
-                                 max_latency_ms=30_000, needed_tokens=400 // 4 + 4 + 100)
+                                 max_latency_ms=30_000, needed_tokens=400 // 4 + 4 + 100, needs=frozenset({"chat"}))
+
+
+def test_an_embedding_request_goes_only_to_embedding_models_that_take_all_its_inputs():
+    config = CONFIG.model_copy(update={"models": {**CONFIG.models, "embed-small": CONFIG.models["gpt-4"].model_copy(
+        update={"embedding_dimensions": 8, "max_inputs": 2, "context_length": 8192})}})
+    embed = LLMRequest(request_id="e", task_type="embeddings", input=["a", "b", "c"])
+    limits = Constraints.of(embed, profile_quality=None, output_tokens=0)
+    assert limits.needs == {"embedding"} and limits.inputs == 3
+    ranking = rank(config, ("embed-small", "gpt-4"), (), limits, estimated_cost={}, figures={}, unavailable={})
+    assert ranking.excluded == {"embed-small": "takes at most 2 inputs a call (the request has 3)",
+                                "gpt-4": "is not an embedding model (the request asks for vectors)"}
+    # Vectors that would not fit one answer record (10 MiB): 2,000 of 3,072 floats at about 12 bytes each
+    wide = config.models["embed-small"].model_copy(update={"embedding_dimensions": 3072, "max_inputs": 2048})
+    big = Constraints.of(LLMRequest(request_id="b", task_type="embeddings", input=["t"] * 2000), profile_quality=None,
+                         output_tokens=0)
+    ranking = rank(config.model_copy(update={"models": {**config.models, "embed-small": wide}}), ("embed-small",), (),
+                   big, estimated_cost={}, figures={}, unavailable={})
+    assert ranking.excluded["embed-small"].startswith("2000 vectors of 3072 would be about 70 MiB, over the 10 MiB")
+    chat = Constraints.of(LLMRequest(request_id="c", task_type="x", prompt="hi"), profile_quality=None, output_tokens=1)
+    assert rank(config, ("embed-small",), (), chat, estimated_cost={}, figures={}, unavailable={}).excluded == {
+        "embed-small": "is an embedding model (the request asks for an answer)"}
 
 
 COSTS = {"gpt-4-turbo": 0.03, "gpt-4": 0.05, "gpt-3.5-turbo": 0.002, "claude-3-haiku": 0.001, "llama-2": 0.0}

@@ -1,4 +1,4 @@
-"""kill -9 a worker in the middle of 2,000 requests, restart it, and count.
+"""kill -9 a worker in the middle of 1,200 requests, restart it, and count.
 
 Every request has exactly one response, and the budget keeper's spend, the responses' costs and
 ClickHouse's sum are equal. What the dead worker had in flight is served again by the next owner of
@@ -28,7 +28,7 @@ from tests.support.stack_io import cluster_view, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
-N = 2000
+N = 1200
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
 FAUST_TOPICS = {f"{APP_ID}-__assignor-__leader", f"{APP_ID}-budget-ledger-changelog",
                 f"{APP_ID}-model-breakers-changelog", f"{APP_ID}-model-figures-changelog"}
-N, RATE, KILL_AFTER = 240, 30.0, 100
+N, RATE, KILL_AFTER = 180, 30.0, 80
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,6 @@ class DevStack:
     _env: dict[str, str] = field(default_factory=dict, repr=False)
     # More workers in the same consumer group, on the ports given: "worker-2" on the first, and so on.
     extra_worker_ports: tuple[int, ...] = ()
-    # Start these one at a time, each ready before the next ("sink", "worker", ...); empty: all at once.
-    start_order: tuple[str, ...] = ()
 
     @property
     def workers(self) -> dict[str, int]:
@@ -91,14 +89,10 @@ class DevStack:
         self.sink_ready_file.unlink(missing_ok=True)
         self._env = env
         # Each process creates the topics it needs at start (streams/kafka/topics.py), so none is made here.
+        self._spawn("sink", env)
+        for role in self.workers:
+            self.start_worker(role, wait=False)
         deadline = time.monotonic() + timeout
-        for role in self.start_order or ("sink", *self.workers):
-            if role == "sink":
-                self._spawn("sink", env)
-            else:
-                self.start_worker(role, wait=False)
-            if self.start_order:
-                self._wait_ready(role, deadline)
         for role in ("sink", *self.workers):
             self._wait_ready(role, deadline)
 

@@ -45,10 +45,14 @@ def quality_feed(spec: QualityFeedback, bootstrap: str, *,
         # What the topic holds now: a figure a previous sink published that has since left the window
         # is cleared too, not left standing for ever.
         published: dict[str, tuple[float, int]] = {}
-        for key, value in await read_all(bootstrap, MODEL_QUALITY):
-            if key is not None and value is not None:
-                held = ModelQuality.model_validate_json(value)
-                published[key.decode()] = (held.quality, held.judgments)
+        try:
+            for key, value in await read_all(bootstrap, MODEL_QUALITY):
+                if key is not None and value is not None:
+                    held = ModelQuality.model_validate_json(value)
+                    published[key.decode()] = (held.quality, held.judgments)
+        except (KafkaError, ValueError) as exc:  # the loop still runs; a stale figure is then cleared on change only
+            log.warning("live quality: could not read %s at start: %s: %s", MODEL_QUALITY, type(exc).__name__,
+                        str(exc)[:200])
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=10_000)
         await producer.start()
         try:

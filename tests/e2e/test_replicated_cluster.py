@@ -1,7 +1,7 @@
 """The router on a 3-broker KRaft cluster with broker auto-create off, as production runs Kafka.
 
-Every topic, Faust's included, gets 3 copies and min.insync.replicas 2 whichever process starts
-first; and a broker killed mid-load loses no request: each is answered exactly once, and the spend
+Every topic, Faust's included, gets 3 copies and min.insync.replicas 2, created by whichever
+process starts first (each is started alone on a cluster without our topics); and a broker killed mid-load loses no request: each is answered exactly once, and the spend
 stored equals the answers' usage priced at the catalog's rates.
 """
 
@@ -28,10 +28,10 @@ from streams.config import load_config
 from streams.events import LLMRequest
 from streams.events.topic_names import REQUESTS, TELEMETRY
 from streams.kafka.admin import admin_client
-from streams.kafka.localkafka import LocalKafkaCluster
+from streams.kafka.localkafka import LocalKafkaCluster, free_port
 from streams.kafka.replication import Replication, describe_copies
 from streams.kafka.topics import create_topics, project_topics
-from tests.conftest import make_stack, own_cluster, running_stack
+from tests.conftest import own_cluster, running_stack
 from tests.e2e.test_crash import committed_counts
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
@@ -88,18 +88,26 @@ def test_a_topic_with_fewer_copies_is_named_and_left_as_it_is(cluster):
     assert "1 copies, 3 wanted" in check.stdout and "1 topic(s) below" in check.stdout
 
 
-@pytest.mark.parametrize("first", ["sink", "worker"])
-def test_whichever_process_starts_first_every_topic_gets_three_copies(cluster, tmp_path, first):
+@pytest.mark.parametrize("alone", ["sink", "worker"])
+def test_whichever_process_starts_first_creates_every_topic_with_three_copies(cluster, tmp_path, alone):
+    """Each process alone, on a cluster without our topics: what it creates is all anyone needs."""
     asyncio.run(_delete_ours(cluster.bootstrap))
-    dev, patch = make_stack(tmp_path, cluster.bootstrap)
-    dev.start_order = (first, "worker" if first == "sink" else "sink")
-    try:
-        dev.start()
-        found = asyncio.run(_copies(cluster.bootstrap))
-    finally:
-        dev.stop()
-        patch.undo()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap, "HUGAI_DATA_DIR": str(tmp_path),
+           "HUGAI_HTTP_PORT": str(free_port()), "HUGAI_REPORTS_PORT": str(free_port())}
     wanted = set(project_topics(partitions=4)) | FAUST_TOPICS
+    found: dict = {}
+    with open(tmp_path / f"{alone}.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "streams.cli", alone], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not wanted <= set(found) and time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / f"{alone}.log").read_text()[-2000:]
+            time.sleep(0.5)
+            found = asyncio.run(_copies(cluster.bootstrap))
+    finally:
+        process.terminate()
+        process.wait(30)
     assert wanted <= set(found), f"missing: {sorted(wanted - set(found))}"
     short = {name: (c.replicas, c.min_insync) for name, c in found.items() if (c.replicas, c.min_insync) != (3, 2)}
     assert not short, f"topics without 3 copies and min.insync.replicas 2: {short}"

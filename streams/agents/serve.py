@@ -21,9 +21,9 @@ from streams.agents.breakers import LocalBreakers
 from streams.agents.budget_gate import BudgetGate
 from streams.agents.cache_gate import CacheGate
 from streams.agents.cluster_state import ClusterState
+from streams.agents.planning import DEFAULT_OUTPUT_TOKENS, Plan, plan_request
 from streams.agents.price_book import PriceBook
 from streams.agents.provider_call import answer_tool_calls, chat_request, embed, token_usage
-from streams.agents.planning import DEFAULT_OUTPUT_TOKENS, Plan, plan_request
 from streams.agents.provider_directory import ProviderDirectory, Route
 from streams.agents.records import MonitoringLevel, Records
 from streams.agents.resilience import (

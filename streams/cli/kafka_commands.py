@@ -70,7 +70,7 @@ def kafka_check() -> None:
 
     from streams.app.faust_app import APP_ID
     from streams.kafka.admin import admin_client
-    from streams.kafka.replication import ReplicationError, cluster_replication, describe_copies, shortfalls
+    from streams.kafka.replication import Replication, ReplicationError, describe_copies, shortfalls, wanted_factor
     from streams.kafka.topics import project_topics
 
     settings = read_settings()
@@ -81,8 +81,8 @@ def kafka_check() -> None:
 
     async def inspect():  # noqa: ANN202
         async with admin_client(bootstrap) as admin:
-            replication = await cluster_replication(admin)
             brokers = len((await admin.describe_cluster())["brokers"])
+            replication = Replication.for_brokers(brokers, wanted_factor())
             faust_topics = [t for t in await admin.list_topics() if t.startswith(f"{APP_ID}-")]
             return brokers, replication, await describe_copies(admin, [*wanted, *faust_topics]), faust_topics
 

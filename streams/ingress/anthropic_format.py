@@ -17,10 +17,8 @@ import json
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
-
 from streams.events import LLMRequest, LLMResponse, ToolCallFragment
-from streams.events.base import validation_problems
+from streams.ingress.request_fields import InvalidFields, request_from
 from streams.routing import DEFAULT_TASK_TYPE
 
 __all__ = ["BadMessagesRequest", "to_llm_request", "message_body", "MessageEvents", "error_body", "status_for"]
@@ -217,11 +215,9 @@ def to_llm_request(body: object, *, task_header: str | None, models: set[str]) -
     if model != AUTO:
         fields |= {"preferred_model": model, "fallback_models": [model]}
     try:
-        request = LLMRequest.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        problems = validation_problems(exc)
-        raise BadMessagesRequest("; ".join(problems[:3])) from None
-    return request, bool(body.get("stream"))
+        return request_from(fields), bool(body.get("stream"))
+    except InvalidFields as exc:
+        raise BadMessagesRequest(str(exc)) from None
 
 
 def _usage(response: LLMResponse) -> dict[str, int]:

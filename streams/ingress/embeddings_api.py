@@ -13,19 +13,18 @@ import base64
 import json
 import struct
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import faust
 from aiohttp import web as aioweb
-from pydantic import ValidationError
 
 from streams.client.reply_client import ResponseTimeout
 from streams.config import HugaiConfig
 from streams.events import LLMRequest, LLMResponse
-from streams.events.base import validation_problems
-from streams.ingress.auth import ApiKeys
 from streams.ingress.gateway import Gateway
-from streams.ingress.openai_format import AUTO, error_body, status_for
+from streams.ingress.openai_format import AUTO, error_body
+from streams.ingress.request_fields import InvalidFields, request_from
 
 __all__ = ["register_embeddings_api", "EMBEDDINGS_TASK", "embedding_request", "embeddings_body"]
 
@@ -70,10 +69,9 @@ def embedding_request(body: object, *, task_header: str | None, config: HugaiCon
     if model != AUTO:
         fields |= {"preferred_model": model, "fallback_models": [model]}
     try:
-        return LLMRequest.model_validate({k: v for k, v in fields.items() if v is not None}), encoding
-    except ValidationError as exc:
-        problems = validation_problems(exc)
-        raise BadEmbeddingsRequest("; ".join(problems[:3]), problems[0].split(":", 1)[0]) from None
+        return request_from(fields), encoding
+    except InvalidFields as exc:
+        raise BadEmbeddingsRequest(str(exc), exc.param) from None
 
 
 def _encoded(vector: list[float], encoding: str) -> list[float] | str:
@@ -90,20 +88,18 @@ def embeddings_body(response: LLMResponse, encoding: str) -> dict[str, Any]:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
-def register_embeddings_api(app: faust.App, *, gateway: Gateway, keys: ApiKeys, config: HugaiConfig,
-                            timeout: float) -> None:
+def register_embeddings_api(app: faust.App, *, gateway: Gateway, config: HugaiConfig, timeout: float,
+                            authorize: Callable[[faust.web.View, aioweb.Request], faust.web.Response | None],
+                            failed: Callable[[faust.web.View, LLMResponse], faust.web.Response]) -> None:
+    """`authorize` and `failed`: the chat endpoint's, so both answer keys and failures alike."""
     def refuse(view: faust.web.View, status: int, message: str, *, code: str, param: str | None = None) -> faust.web.Response:
         return view.json(error_body(status, message, code=code, param=param), status=status)
 
     @app.page("/v1/embeddings")
     class Embeddings(faust.web.View):
         async def post(self, request: aioweb.Request) -> faust.web.Response:
-            principal = keys.authenticate(request.headers.get("Authorization"))
-            if principal is None:
-                return refuse(self, 401, "missing or unknown API key; send 'Authorization: Bearer <key>'",
-                              code="invalid_api_key")
-            if not principal.may("caller"):
-                return refuse(self, 403, f"key {principal.name!r} lacks the caller role", code="insufficient_role")
+            if (denied := authorize(self, request)) is not None:
+                return denied
             try:
                 body = json.loads(await request.read() or b"null")
                 event, encoding = embedding_request(body, task_header=request.headers.get("X-Task-Type"), config=config)
@@ -116,6 +112,5 @@ def register_embeddings_api(app: faust.App, *, gateway: Gateway, keys: ApiKeys, 
             except ResponseTimeout:
                 return refuse(self, 504, f"no response within {timeout:g}s", code="timeout")
             if response.status != "ok":
-                code = response.error.code if response.error else response.status
-                return refuse(self, status_for(code), response.error.message if response.error else code, code=code)
+                return failed(self, response)
             return self.json(embeddings_body(response, encoding))

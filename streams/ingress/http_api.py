@@ -70,7 +70,6 @@ def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, config: 
     models = list(config.models)
     known = {name for name, spec in config.models.items() if not spec.embeds}  # what chat may pin
     register_messages_api(app, gateway=gateway, keys=keys, models=known, timeout=timeout)
-    register_embeddings_api(app, gateway=gateway, keys=keys, config=config, timeout=timeout)
 
     @app.on_before_shutdown.connect
     async def _close_gateway(sender: faust.App, **_: object) -> None:
@@ -94,6 +93,9 @@ def register_http_api(app: faust.App, *, bootstrap: str, keys: ApiKeys, config: 
         if not principal.may(role):
             return refuse(view, 403, f"key {principal.name!r} lacks the {role} role", code="insufficient_role")
         return None
+
+    register_embeddings_api(app, gateway=gateway, config=config, timeout=timeout, failed=failed,
+                            authorize=lambda view, request: authorize(view, request, "caller"))
 
     @app.page("/v1/chat/completions")
     class ChatCompletions(faust.web.View):

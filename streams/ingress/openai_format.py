@@ -13,10 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
-
 from streams.events import LLMRequest, LLMResponse, ToolCallFragment
-from streams.events.base import validation_problems
 from streams.ingress.openai_messages import (
     BadChatRequest,
     messages_of,
@@ -26,6 +23,7 @@ from streams.ingress.openai_messages import (
     tools_of,
 )
 from streams.ingress.openai_params import refused_parameter
+from streams.ingress.request_fields import InvalidFields, request_from
 from streams.routing import DEFAULT_TASK_TYPE
 
 __all__ = ["BadChatRequest", "UnsupportedParameter", "AUTO", "to_llm_request", "completion_body", "ChunkFrames",
@@ -73,11 +71,9 @@ def to_llm_request(body: object, *, task_header: str | None, models: set[str]) -
         # Pinned: the model and nothing else (the same id as its own only fallback).
         fields |= {"preferred_model": model, "fallback_models": [model]}
     try:
-        request = LLMRequest.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        problems = validation_problems(exc)
-        raise BadChatRequest("; ".join(problems[:3]), problems[0].split(":", 1)[0]) from None
-    return request, bool(body.get("stream"))
+        return request_from(fields), bool(body.get("stream"))
+    except InvalidFields as exc:
+        raise BadChatRequest(str(exc), exc.param) from None
 
 
 def _usage(response: LLMResponse) -> dict[str, Any]:

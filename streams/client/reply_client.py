@@ -65,8 +65,14 @@ class ReplyClient:
         # leader right after cannot lose it (aiokafka's default, 1, waits for the leader alone).
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=1, acks="all",
                                           max_request_size=MAX_REQUEST_BATCH_BYTES)  # requests may carry images
-        await self._consumer.start()
-        await self._producer.start()
+        try:
+            await self._consumer.start()
+            await self._producer.start()
+        except BaseException:
+            # A half-started client keeps aiokafka's background tasks alive, and an event loop
+            # closing around them can hang on their cancellation; never leave one behind.
+            await self.stop()
+            raise
         self._reader = asyncio.create_task(self._read())
         return self
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.protocol.metadata import MetadataRequest
 
 from streams.kafka.replication import Replication, cluster_replication
 
@@ -40,10 +41,12 @@ def cluster_ready(bootstrap: str) -> bool:
 async def ensure_topics(bootstrap: str, names: list[str], *, partitions: int,
                         configs: dict[str, str] | None = None) -> None:
     """Create any of `names` that do not exist yet, with `partitions` partitions and topic `configs`,
-    replicated as the cluster allows (streams/kafka/replication.py)."""
+    replicated as the cluster allows (streams/kafka/replication.py), and return once every broker
+    knows them (see partitions_of)."""
     async with admin_client(bootstrap) as admin:
         await create_missing(admin, {name: (partitions, configs or {}) for name in names},
                              await cluster_replication(admin))
+        await _wait_until_known(admin, names, wait_s=30.0)
 
 
 async def create_missing(admin: AIOKafkaAdminClient, wanted: dict[str, tuple[int, dict[str, str]]],
@@ -85,24 +88,47 @@ async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 
 
 async def partitions_of(bootstrap: str, topics: list[str], *, wait_s: float = 10.0) -> list[TopicPartition]:
-    """Every partition of `topics`. A topic created a moment ago may not be in the broker's metadata
-    yet (KRaft publishes it asynchronously), so this waits up to `wait_s` for all of them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while True:
-            described = await admin.describe_topics(topics)
-            found = [TopicPartition(t["topic"], p["partition"]) for t in described if t["error_code"] == 0
-                     for p in t["partitions"]]
-            missing = set(topics) - {tp.topic for tp in found}
-            if not missing:
-                return sorted(found)
-            if asyncio.get_running_loop().time() > deadline:
-                raise KafkaError(f"topics not found: {sorted(missing)}")
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
+    """Every partition of `topics`, once every broker knows them all. A topic created a moment ago
+    reaches each broker's metadata on that broker's own time (KRaft publishes it asynchronously),
+    and a client asks whichever broker it likes: a consumer started on one that lags fails with
+    UnknownTopicOrPartitionError, or (in a group) is left without the topic until its next
+    rebalance. So this waits up to `wait_s` until all of them have every topic."""
+    async with admin_client(bootstrap) as admin:
+        return await _wait_until_known(admin, topics, wait_s)
+
+
+async def _wait_until_known(admin: AIOKafkaAdminClient, topics: list[str], wait_s: float) -> list[TopicPartition]:
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        found, missing = await _known_to_every_broker(admin, topics)
+        if not missing:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise KafkaError(f"topics not found after {wait_s:g} s: {missing}")
+        await asyncio.sleep(0.1)
+
+
+async def _known_to_every_broker(admin: AIOKafkaAdminClient, topics: list[str]) -> tuple[list[TopicPartition], str]:
+    """The partitions of `topics` and a description of what any broker lacks ("" when none lacks a thing)."""
+    found: set[TopicPartition] = set()
+    lacking, answered = [], 0
+    # Never auto-create: this only looks (on a broker with auto-create on, a metadata request would create).
+    request = MetadataRequest(topics, allow_auto_topic_creation=False)
+    for broker in sorted(admin._client.cluster.brokers(), key=lambda b: b.nodeId):
+        try:
+            response = await admin._send_request(request, node_id=broker.nodeId)
+        except (KafkaError, OSError, asyncio.TimeoutError):
+            continue  # a broker that is down serves no client either; the metadata drops it soon
+        answered += 1
+        described = response.to_object()["topics"]
+        known = {t["topic"] for t in described if t["error_code"] == 0}
+        found |= {TopicPartition(t["topic"], p["partition"]) for t in described if t["error_code"] == 0
+                  for p in t["partitions"]}
+        if gaps := sorted(set(topics) - known):
+            lacking.append(f"broker {broker.nodeId} lacks {gaps}")
+    if not answered:
+        lacking.append("no broker answered")
+    return sorted(found), "; ".join(lacking)
 
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:

@@ -17,7 +17,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.metadata import MetadataRequest
 
 from analytics.store import ChdbStore
 from providers import Usage
@@ -27,7 +29,7 @@ from streams.client.reply_client import ReplyClient
 from streams.config import load_config
 from streams.events import LLMRequest
 from streams.events.topic_names import REQUESTS, TELEMETRY
-from streams.kafka.admin import admin_client
+from streams.kafka.admin import admin_client, ensure_topics
 from streams.kafka.localkafka import LocalKafkaCluster, free_port
 from streams.kafka.replication import Replication, describe_copies
 from streams.kafka.topics import create_topics, project_topics
@@ -86,6 +88,37 @@ def test_a_topic_with_fewer_copies_is_named_and_left_as_it_is(cluster):
     assert asyncio.run(_copies(cluster.bootstrap))[TELEMETRY].replicas == 1, "an existing topic is never changed"
     assert check.returncode == 1, check.stdout + check.stderr
     assert "1 copies, 3 wanted" in check.stdout and "1 topic(s) below" in check.stdout
+
+
+async def _brokers_lacking(cluster: LocalKafkaCluster, topic: str) -> list[int]:
+    """The brokers whose own metadata does not have `topic` yet, each asked directly."""
+    lacking = []
+    for node in cluster.nodes:
+        client = AIOKafkaClient(bootstrap_servers=node.bootstrap)
+        await client.bootstrap()
+        try:
+            response = await client.send(node.node_id, MetadataRequest([topic], allow_auto_topic_creation=False))
+            if not any(t["topic"] == topic and t["error_code"] == 0 for t in response.to_object()["topics"]):
+                lacking.append(node.node_id)
+        finally:
+            await client.close()
+    return lacking
+
+
+def test_a_topic_is_known_to_every_broker_once_ensure_topics_returns(cluster):
+    """A client asks any broker it likes. A reply client whose consumer asked one that KRaft's
+    metadata had not reached yet failed to start (UnknownTopicOrPartitionError, in CI)."""
+    names = [f"llm.replies.everywhere-{uuid.uuid4().hex[:8]}" for _ in range(8)]
+
+    async def create_and_ask() -> dict[str, list[int]]:
+        lacking = {}
+        for name in names:
+            await ensure_topics(cluster.bootstrap, [name], partitions=1)
+            lacking[name] = await _brokers_lacking(cluster, name)
+        return lacking
+
+    lacking = asyncio.run(create_and_ask())
+    assert lacking == {name: [] for name in names}
 
 
 @pytest.mark.parametrize("alone", ["sink", "worker"])

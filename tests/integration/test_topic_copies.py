@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from aiokafka.errors import KafkaError
 
-from streams.kafka.admin import admin_client, ensure_topics
+from streams.kafka.admin import admin_client, ensure_topics, partitions_of
 from streams.kafka.replication import TopicCopies, describe_copies
 
 pytestmark = pytest.mark.kafka
@@ -26,4 +27,12 @@ async def test_describing_a_missing_topic_does_not_create_it(kafka_bootstrap):
     name = f"never-made-{uuid.uuid4().hex[:8]}"
     async with admin_client(kafka_bootstrap) as admin:
         assert await describe_copies(admin, [name]) == {}
+        assert name not in await admin.list_topics()
+
+
+async def test_waiting_for_a_missing_topic_names_it_and_does_not_create_it(kafka_bootstrap):
+    name = f"never-made-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(KafkaError, match=rf"broker 1 lacks \['{name}'\]"):
+        await partitions_of(kafka_bootstrap, [name], wait_s=0.3)
+    async with admin_client(kafka_bootstrap) as admin:
         assert name not in await admin.list_topics()

@@ -1,6 +1,7 @@
 """How long the router on a 3-broker cluster takes to answer normally again after losing a broker or a worker.
 
     .venv/bin/python -m tests.benchmarks.broker_loss [--kill broker|worker] [--rate 30] [--duration 20] [--kill-at 6]
+                                                     [--broker-session-timeout-ms 9000]
 
 A local 3-node KRaft cluster (`LocalKafkaCluster`) and a stack on it (two workers, the sink, the
 simulated provider). Requests go out at --rate through a ReplyClient. At --kill-at seconds, kill -9
@@ -93,9 +94,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--kill-at", type=float, default=6.0)
+    parser.add_argument("--broker-session-timeout-ms", type=int, default=None,
+                        help="the brokers' broker.session.timeout.ms (Kafka's default: 9000)")
     args = parser.parse_args()
+    properties = (() if args.broker_session_timeout_ms is None else
+                  (("broker.session.timeout.ms", str(args.broker_session_timeout_ms)),
+                   ("broker.heartbeat.interval.ms", str(max(100, args.broker_session_timeout_ms // 6)))))
     with tempfile.TemporaryDirectory(prefix="hugai-loss-") as tmp, \
-            LocalKafkaCluster(data_dir=Path(tmp) / "kafka", cache_dir=Settings().hugai_cache_dir) as cluster:
+            LocalKafkaCluster(data_dir=Path(tmp) / "kafka", cache_dir=Settings().hugai_cache_dir,
+                              properties=properties) as cluster:
         os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap, "HUGAI_DATA_DIR": tmp,
                            "HUGAI_LOG_LEVEL": "warn"})
         dev = DevStack(Settings(), http_port=free_port(), reports_port=free_port(), extra_worker_ports=(free_port(),))

@@ -114,6 +114,9 @@ class LocalKafka:
     # On in a cluster of one, as Kafka's default; a production cluster usually has it off, and so do
     # LocalKafkaCluster's nodes: the project creates every topic it uses (streams/kafka/topics.py).
     auto_create_topics: bool = True
+    # More broker properties, after ours (a later line wins): e.g. broker.session.timeout.ms, which
+    # bounds how long a dead broker keeps its partitions' leadership (docs/benchmarks.md).
+    properties: tuple[tuple[str, str], ...] = ()
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
@@ -191,6 +194,7 @@ class LocalKafka:
                 f"share.coordinator.state.topic.min.isr={min_isr}",
                 "group.initial.rebalance.delay.ms=0",
                 f"auto.create.topics.enable={str(self.auto_create_topics).lower()}",
+                *(f"{key}={value}" for key, value in self.properties),
                 "",
             ])
         )

@@ -31,6 +31,7 @@ class LocalKafkaCluster:
     brokers: int = 3
     port: int | None = None
     heap: str = "512m"
+    properties: tuple[tuple[str, str], ...] = ()  # more broker properties for every node (LocalKafka)
     nodes: list[LocalKafka] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -41,7 +42,8 @@ class LocalKafkaCluster:
         self.nodes = [
             LocalKafka(data_dir=self.data_dir / f"node-{n['id']}", cache_dir=self.cache_dir, port=n["port"],
                        controller_port=n["controller_port"], heap=self.heap, node_id=n["id"], voters=voters,
-                       cluster_id=layout["cluster_id"], replicas=min(3, self.brokers), auto_create_topics=False)
+                       cluster_id=layout["cluster_id"], replicas=min(3, self.brokers), auto_create_topics=False,
+                       properties=self.properties)
             for n in layout["nodes"]
         ]
 

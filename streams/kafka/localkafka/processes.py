@@ -17,7 +17,8 @@ def die_with_parent() -> None:
     crashed `hugai-llm dev` leaves no worker, sink or broker behind. SIGKILL, not SIGTERM: with the broker
     going down at the same moment, a Faust worker's graceful shutdown was seen to wait forever. Nothing is
     lost by it: uncommitted offsets are read again and the sink skips rows it already has.
-    Linux only; a no-op elsewhere."""
+    The "parent" is the thread that started the child: one started from a short-lived thread
+    (asyncio.to_thread) dies when that thread ends. Linux only; a no-op elsewhere."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 

@@ -209,7 +209,8 @@ class GeminiProvider:
         """POST models/{model}:batchEmbedContents. Gemini bills embeddings by tokens but reports none:
         they are counted from the text, about 4 characters a token."""
         one = {"outputDimensionality": dimensions} if dimensions is not None else {}
-        wire = {"requests": [{"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **one}
+        # role "user" as the google-genai SDK sends it (tests/integration/test_sdk_embed_proof.py).
+        wire = {"requests": [{"model": f"models/{model}", "content": {"parts": [{"text": text}], "role": "user"}, **one}
                              for text in texts]}
         body, elapsed_ms = await post_json(self._client, f"{self._base}/models/{model}:batchEmbedContents", wire,
                                            headers=self._headers, provider=PROVIDER_TYPE)

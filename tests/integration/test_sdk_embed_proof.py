@@ -8,15 +8,13 @@ real format).
 
 from __future__ import annotations
 
-import re
-
 import cohere
 import openai
 from google import genai
 from google.genai import types as gtypes
 
 from providers import make_client
-from tests.integration.wire_helpers import KEY, adapter
+from tests.integration.wire_helpers import KEY, adapter, camel
 from tests.support.provider_server import ProviderServer
 
 TEXTS = ["the first text to embed", "a second, longer text to embed"]
@@ -26,15 +24,6 @@ DIMENSIONS = 4
 async def _ours(family: str, server: ProviderServer, model: str):  # noqa: ANN202
     async with make_client() as client:
         return await adapter(family, client, server.root).embed(TEXTS, model=model, dimensions=DIMENSIONS)
-
-
-def _camel(value: object) -> object:
-    """Keys in lowerCamelCase, as proto3 JSON names them: the API reads either spelling."""
-    if isinstance(value, dict):
-        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): _camel(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel(v) for v in value]
-    return value
 
 
 async def test_openai_sdk_sends_our_embeddings_body_and_reads_the_vectors():
@@ -66,7 +55,7 @@ async def test_google_genai_sdk_sends_our_batch_embed_body_and_reads_the_vectors
         answer = await sdk.aio.models.embed_content(
             model="gemini-embedding-001", contents=TEXTS,
             config=gtypes.EmbedContentConfig(output_dimensionality=DIMENSIONS))
-    ours_body, sdk_body = (_camel(body) for body in server.calls)
+    ours_body, sdk_body = (camel(body) for body in server.calls)
     assert ours_body == sdk_body
     assert ours.vectors == [e.values for e in answer.embeddings]
     assert ours.usage_estimated, "Gemini reports no tokens for embeddings: ours are counted from the text"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 
 import anthropic
 import cohere
@@ -19,7 +18,7 @@ from google.genai import types as gtypes
 
 from providers import ChatRequest, Message, make_client
 from providers.types import ImagePart, TextPart, Tool, ToolCall, ToolChoice
-from tests.integration.wire_helpers import KEY, adapter
+from tests.integration.wire_helpers import KEY, adapter, camel
 from tests.support.provider_server import ProviderServer
 
 SYSTEM, USER = "be brief", "Hello World, how are you?"
@@ -191,7 +190,7 @@ async def test_google_genai_sdk_sends_our_tool_bodies_and_reads_the_function_cal
     call = first.function_calls[0]
     assert [(c.name, json.loads(c.arguments)) for c in ours.tool_calls] == [(call.name, call.args)]
     # The API reads proto field names in either spelling; the SDK sends some snake_case, we send camelCase.
-    ours_first, sdk_first, ours_second, sdk_second = (_camel(body) for body in server.calls)
+    ours_first, sdk_first, ours_second, sdk_second = (camel(body) for body in server.calls)
     for key in ("contents", "tools", "toolConfig"):
         assert ours_first[key] == sdk_first[key], key
     assert ours_first["systemInstruction"]["parts"] == sdk_first["systemInstruction"]["parts"]
@@ -201,15 +200,6 @@ async def test_google_genai_sdk_sends_our_tool_bodies_and_reads_the_function_cal
     assert replayed.pop("thoughtSignature") == "skip_thought_signature_validator"
     for key in ("contents", "tools"):
         assert ours_second[key] == sdk_second[key], key
-
-
-def _camel(value: object) -> object:
-    """Keys in lowerCamelCase, as proto3 JSON names them (SCHEMA's own keys have no underscores)."""
-    if isinstance(value, dict):
-        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): _camel(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel(v) for v in value]
-    return value
 
 
 async def test_cohere_sdk_sends_our_tool_bodies_and_reads_the_tool_calls():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from providers import AnthropicProvider, CohereProvider, GeminiProvider, OpenAIProvider, local_provider
@@ -22,3 +24,13 @@ def adapter(family: str, client: httpx.AsyncClient, root: str, *, cohere_version
     if family == "cohere":
         return CohereProvider(client=client, base_url=root, api_key=KEY, api_version=cohere_version)
     return local_provider(client=client, base_url=root + "/v1", api_key=KEY)
+
+
+def camel(value: object) -> object:
+    """Keys in lowerCamelCase, as proto3 JSON names them: Google's API reads either spelling, and the
+    google-genai SDK sends some snake_case where we send camelCase."""
+    if isinstance(value, dict):
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    return value

@@ -50,7 +50,6 @@ def report(
     from datetime import datetime, timezone
 
     from analytics import StoreError
-    from analytics.plot import plot_trends
     from analytics.queries import METRICS, TRENDS, UnknownMetric, run_metric, run_trend
     from analytics.report import rows_from_endpoint, to_csv, to_json, trend_from_endpoint
     from streams.config.settings import read_secret_env
@@ -86,6 +85,8 @@ def report(
     except StoreError as exc:
         raise fail(f"ClickHouse: {exc}", code=1) from None
     if plot is not None:
+        from analytics.plot import plot_trends  # matplotlib: 1.5 s to import, so only for --plot
+
         plot_trends(trends, plot, title=f"hugai-llm trends, last {since}")
         err.print(f"trends drawn to {plot}", highlight=False)
     if output == "json":

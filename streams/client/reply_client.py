@@ -143,17 +143,19 @@ class ReplyClient:
     async def call_one(self, request: LLMRequest, *, timeout: float) -> LLMResponse:
         return (await self.call([request], timeout=timeout))[request.request_id]
 
-    async def stream(self, request: LLMRequest, *, timeout: float) -> AsyncIterator[Piece | LLMResponse]:
+    async def stream(self, request: LLMRequest, *, timeout: float,
+                     follower: StreamFollower | None = None) -> AsyncIterator[Piece | LLMResponse]:
         """Ask for a streamed answer: yield its text and tool-call fragments (ToolCallFragment) as they
         arrive, then its LLMResponse (whatever its
         status). `timeout` bounds the wait for each next piece. Leaving early (break, aclose, a
         cancelled task) publishes a StreamCancel, so the provider call stops and what it produced is
-        billed."""
+        billed. Pass a `follower` to read what it learns on the way (the answering model, from the
+        first piece)."""
         assert self._producer is not None, "start the ReplyClient first (or use it as an async context manager)"
         request = self.prepare(request).model_copy(update={"stream": True})
         queue: asyncio.Queue[StreamDelta | LLMResponse] = asyncio.Queue()
         self._streams[request.request_id] = queue
-        follower, answered = StreamFollower(), False
+        follower, answered = follower or StreamFollower(), False
         try:
             await self._producer.send_and_wait(REQUESTS, request.to_bytes(), key=question_key(request))
             while True:

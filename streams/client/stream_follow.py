@@ -31,6 +31,7 @@ class StreamDiverged(RuntimeError):
 class StreamFollower:
     def __init__(self) -> None:
         self.stream_id: str | None = None
+        self.model: str | None = None  # the model of the stream shown, known from its first piece
         self._next = 0
         self._gapped = False
         self._shown: list[str] = []
@@ -43,7 +44,7 @@ class StreamFollower:
     def delta(self, delta: StreamDelta) -> Piece | None:
         """The text or tool-call fragment to show for this piece, or None."""
         if self.stream_id is None:
-            self.stream_id = delta.stream_id
+            self.stream_id, self.model = delta.stream_id, delta.model
         if delta.stream_id != self.stream_id or self._gapped or delta.index < self._next:
             return None
         if delta.index > self._next:

@@ -258,8 +258,8 @@ class MessageEvents:
     def _event(kind: str, data: dict[str, Any]) -> bytes:
         return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
 
-    def opening(self, first: object) -> list[bytes]:
-        model = first.model if isinstance(first, LLMResponse) and first.model else self._model
+    def opening(self, first: object, model: str | None) -> list[bytes]:
+        model = model or self._model
         return [self._event("message_start", {"message": {
             "id": self._id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}})]

@@ -51,8 +51,8 @@ class _ChatFrames:
     def __init__(self, chunks: ChunkFrames, include_usage: bool):
         self._chunks, self._include_usage = chunks, include_usage
 
-    def opening(self, first: object) -> list[bytes]:
-        return [self._chunks.role()]
+    def opening(self, first: object, model: str | None) -> list[bytes]:
+        return [self._chunks.role(model)]
 
     def piece(self, piece: str | ToolCallFragment) -> list[bytes]:
         return [self._chunks.piece(piece)]

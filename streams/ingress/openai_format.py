@@ -120,7 +120,9 @@ class ChunkFrames:
     def _frame(self, choices: list, **extra: Any) -> bytes:
         return f"data: {json.dumps({**self._base, 'choices': choices, **extra})}\n\n".encode()
 
-    def role(self) -> bytes:
+    def role(self, model: str | None = None) -> bytes:
+        """The first chunk. From it on, the chunks name `model` (the model answering) when it is known."""
+        self._base["model"] = model or self._base["model"]
         return self._frame([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
                              "finish_reason": None}])
 

@@ -17,7 +17,7 @@ import faust
 from aiohttp import web as aioweb
 
 from streams.client.reply_client import ReplyClient, ResponseTimeout
-from streams.client.stream_follow import StreamDiverged
+from streams.client.stream_follow import StreamDiverged, StreamFollower
 from streams.events import LLMRequest, LLMResponse, ToolCallFragment
 
 __all__ = ["Frames", "relay_stream"]
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class Frames(Protocol):
-    def opening(self, first: str | ToolCallFragment | LLMResponse) -> list[bytes]: ...
+    def opening(self, first: str | ToolCallFragment | LLMResponse, model: str | None) -> list[bytes]: ...
     def piece(self, piece: str | ToolCallFragment) -> list[bytes]: ...
     def end(self, response: LLMResponse) -> list[bytes]: ...
     def error(self, message: str, code: str) -> list[bytes]: ...
@@ -35,7 +35,8 @@ class Frames(Protocol):
 async def relay_stream(request: aioweb.Request, client: ReplyClient, event: LLMRequest, frames: Frames, *,
                        timeout: float, timed_out: Callable[[], faust.web.Response],
                        failed: Callable[[LLMResponse], faust.web.Response]) -> faust.web.Response | aioweb.StreamResponse:
-    async with aclosing(client.stream(event, timeout=timeout)) as pieces:
+    follower = StreamFollower()  # its first piece names the model answering, before the answer does
+    async with aclosing(client.stream(event, timeout=timeout, follower=follower)) as pieces:
         try:
             item = await anext(pieces)
         except ResponseTimeout:
@@ -45,7 +46,7 @@ async def relay_stream(request: aioweb.Request, client: ReplyClient, event: LLMR
         sse = aioweb.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await sse.prepare(request)
         try:
-            for frame in frames.opening(item):
+            for frame in frames.opening(item, item.model if isinstance(item, LLMResponse) else follower.model):
                 await sse.write(frame)
             while not isinstance(item, LLMResponse):
                 for frame in frames.piece(item):

@@ -1,7 +1,9 @@
-"""The OpenAI-compatible endpoint on the worker, driven by the official openai SDK."""
+"""The OpenAI-compatible endpoint on the worker, driven by the official openai SDK (and a streamed
+Messages API call by the anthropic SDK, on the same routing)."""
 
 from __future__ import annotations
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -43,6 +45,16 @@ async def test_streaming_through_the_sdk(sdk):
     assert text.endswith("a 3-word prompt.")
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert {c.model for c in chunks} == {"claude-3-5-sonnet"}, "every chunk names the model routed to, from the first"
+
+
+async def test_a_streamed_messages_api_answer_names_the_model_routed_to_in_its_first_event(stack):
+    sdk = anthropic.AsyncAnthropic(base_url=stack.http_url, api_key=CALLER_KEY, max_retries=0, timeout=60)
+    async with sdk.messages.stream(model="auto", max_tokens=100, messages=[{"role": "user", "content": "one two three"}],
+                                   extra_headers={"X-Task-Type": "security_review"}) as stream:
+        started = [event.message.model async for event in stream if event.type == "message_start"]
+        final = await stream.get_final_message()
+    assert started == [final.model] == ["claude-3-5-sonnet"]
 
 
 async def test_models_lists_auto_and_the_catalog(sdk):

@@ -83,7 +83,7 @@ def test_an_answer_in_anthropics_shape_counts_input_apart_from_the_cache():
 
 def test_a_stream_opens_and_closes_one_block_per_kind_of_piece():
     events = MessageEvents("r1", "auto")
-    frames = [*events.opening("hel"), *events.piece("hel"), *events.piece("lo"),
+    frames = [*events.opening("hel", "claude-3-5-sonnet"), *events.piece("hel"), *events.piece("lo"),
               *events.piece(ToolCallFragment(index=0, id="c1", name="f", arguments='{"a"')),
               *events.piece(ToolCallFragment(index=0, arguments=": 1}")),
               *events.end(_answer(content="hello", finish_reason="tool_calls", usage=TokenUsage(output_tokens=3)))]
@@ -91,6 +91,10 @@ def test_a_stream_opens_and_closes_one_block_per_kind_of_piece():
     assert kinds == ["message_start", "content_block_start", "content_block_delta", "content_block_delta",
                      "content_block_stop", "content_block_start", "content_block_delta", "content_block_delta",
                      "content_block_stop", "message_delta", "message_stop"]
+    start = json.loads(frames[0].decode().split("data: ", 1)[1])
+    assert start["message"]["model"] == "claude-3-5-sonnet", "the model answering, not the one asked for"
+    unknown = json.loads(MessageEvents("r2", "auto").opening("x", None)[0].decode().split("data: ", 1)[1])
+    assert unknown["message"]["model"] == "auto", "not known yet: the model asked for"
     tool_start = json.loads(frames[5].decode().split("data: ", 1)[1])
     assert tool_start == {"type": "content_block_start", "index": 1,
                           "content_block": {"type": "tool_use", "id": "c1", "name": "f", "input": {}}}

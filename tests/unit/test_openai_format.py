@@ -65,7 +65,9 @@ def test_response_bodies_follow_the_openai_schema():
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "hello"}
     assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
     chunks = ChunkFrames("r1", "auto")
-    frames = [chunks.role(), chunks.content("hel"), chunks.content("lo"), *chunks.end(response, include_usage=True)]
+    frames = [chunks.role("m"), chunks.content("hel"), chunks.content("lo"), *chunks.end(response, include_usage=True)]
+    assert {json.loads(f[6:])["model"] for f in frames[:3]} == {"m"}, "every chunk names the model answering"
+    assert json.loads(ChunkFrames("r2", "auto").role(None)[6:])["model"] == "auto", "not known yet: the one asked for"
     assert frames[-1] == b"data: [DONE]\n\n"
     assert json.loads(frames[-2][6:])["usage"]["total_tokens"] == 5
     assert [json.loads(f[6:])["choices"][0]["delta"].get("content") for f in frames[1:3]] == ["hel", "lo"]

@@ -59,6 +59,7 @@ class Metric:
     description: str
     sql: str  # with {by}, {start}, {end}
     per_request: bool = False  # over requests (so any dimension), not attempts or rollups
+    needs_detailed: bool = False  # reads rows workers record at monitoring_level detailed or comprehensive only
 
 
 def _requests(select: str, where: str = "1") -> str:
@@ -102,9 +103,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
            "SELECT {by} AS group, toStartOfMinute(started_at) AS minute, "
            "countIf(status = 'ok') > 0 OR countIf(error_code IN ('provider_unavailable', 'provider_timeout')) = 0 AS up "
            "FROM attempts FINAL WHERE started_at >= {start} AND started_at < {end} GROUP BY group, minute"
-           ") GROUP BY group ORDER BY group"),
+           ") GROUP BY group ORDER BY group", needs_detailed=True),
     Metric("error_rate", "failed provider calls / provider calls (monitoring detailed+)",
-           _attempts("countIf(status != 'ok') / count() AS error_rate, count() AS attempts")),
+           _attempts("countIf(status != 'ok') / count() AS error_rate, count() AS attempts"), needs_detailed=True),
     Metric("fallback_trigger_frequency", "share of requests that needed more than one attempt",
            _requests("countIf(attempts > 1) / count() AS fallback_trigger_frequency, count() AS requests"), per_request=True),
     Metric("cost_per_successful_request", "all spend / successful requests, USD",

@@ -23,7 +23,7 @@ def _from_clickhouse(settings: Settings, via_store, via_endpoint):  # noqa: ANN0
     A server (CLICKHOUSE_URL) is queried directly. Embedded chdb belongs to the sink while the
     stack runs, so the sink's endpoint is asked; with no sink answering, chdb is opened here.
     """
-    from analytics import ChdbStore, ServerStore
+    from analytics import ChdbStore, ServerStore, apply_migrations
     from analytics.report import ReportUnavailable
 
     if settings.clickhouse_url:
@@ -33,6 +33,8 @@ def _from_clickhouse(settings: Settings, via_store, via_endpoint):  # noqa: ANN0
     except ReportUnavailable:
         store = ChdbStore(settings.chdb_path)
         try:
+            # A store nothing has written to yet has no tables: its reports are then empty, not an SQL error.
+            apply_migrations(store)
             return via_store(store)
         finally:
             store.close()
@@ -84,6 +86,10 @@ def report(
         raise fail(str(exc.args[0] if isinstance(exc, UnknownMetric) else exc)) from None
     except StoreError as exc:
         raise fail(f"ClickHouse: {exc}", code=1) from None
+    for name in (n for n, rows in reports.items() if not rows and METRICS[n].needs_detailed):
+        err.print(f"{name}: no rows since {since}. It reads provider attempts, which workers record only at "
+                  "monitoring_level detailed or comprehensive (HUGAI_MONITORING_LEVEL, else the environment "
+                  "profile's; development's is basic).", highlight=False)
     if plot is not None:
         from analytics.plot import plot_trends  # matplotlib: 1.5 s to import, so only for --plot
 

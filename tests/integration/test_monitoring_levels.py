@@ -6,6 +6,11 @@ sink's own decoding into embedded ClickHouse; then what each table holds for it.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import httpx
 import pytest
 
@@ -72,3 +77,16 @@ async def test_an_environment_without_a_profile_records_everything_and_the_defau
                   for env in ("development", "staging", "production", "test")}
     assert levels == {"development": "basic", "staging": "detailed", "production": "comprehensive",
                       "test": "comprehensive"}
+
+
+def test_a_report_of_an_attempts_metric_without_rows_says_which_level_records_them(tmp_path):
+    # A process of its own, as a user runs it: chdb allows one data path per process.
+    env = {k: v for k, v in os.environ.items() if k != "CLICKHOUSE_URL"} | {"HUGAI_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "report", "error_rate", "total_response_time",
+                             "--since", "1h", "--format", "json"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    hint = " ".join(result.stderr.split())  # the console wraps long lines
+    assert "error_rate: no rows since 1h. It reads provider attempts" in hint
+    assert "monitoring_level detailed or comprehensive" in hint
+    assert "total_response_time: no rows" not in hint, "metrics over requests are recorded at every level"
+    assert json.loads(result.stdout)["error_rate"] == []

@@ -22,6 +22,8 @@ __all__ = ["admin_client", "cluster_ready", "create_missing", "ensure_topics", "
 
 log = logging.getLogger(__name__)
 
+BROKER_ANSWER_S = 5.0  # how long one broker may take to describe topics before it is passed over
+
 
 def cluster_ready(bootstrap: str) -> bool:
     async def probe() -> bool:
@@ -116,9 +118,10 @@ async def _known_to_every_broker(admin: AIOKafkaAdminClient, topics: list[str]) 
     request = MetadataRequest(topics, allow_auto_topic_creation=False)
     for broker in sorted(admin._client.cluster.brokers(), key=lambda b: b.nodeId):
         try:
-            response = await admin._send_request(request, node_id=broker.nodeId)
+            # Bounded: a machine that is gone may not refuse the connection, just never answer.
+            response = await asyncio.wait_for(admin._send_request(request, node_id=broker.nodeId), BROKER_ANSWER_S)
         except (KafkaError, OSError, asyncio.TimeoutError):
-            continue  # a broker that is down serves no client either; the metadata drops it soon
+            continue  # a broker that is down serves no client either; the metadata drops it once it is fenced
         answered += 1
         described = response.to_object()["topics"]
         known = {t["topic"] for t in described if t["error_code"] == 0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,6 +41,19 @@ def _from_clickhouse(settings: Settings, via_store, via_endpoint):  # noqa: ANN0
             store.close()
 
 
+def _window(since: str, output: str) -> tuple[datetime, datetime]:
+    """The (start, end) of `--since` back from now, once `--format` is known good; a clear error otherwise."""
+    from streams.config.units import parse_duration
+
+    if output not in ("table", "json", "csv"):
+        raise fail(f"--format must be table, json or csv, not {output!r}")
+    end = datetime.now(timezone.utc)
+    try:
+        return end - parse_duration(since), end
+    except ValueError as exc:
+        raise fail(f"--since: {exc}") from None
+
+
 def report(
     metrics: Annotated[Optional[list[str]], typer.Argument(help="Metric names; default all twelve.")] = None,
     since: Annotated[str, typer.Option(help="How far back, e.g. 1h, 24h, 7_days.")] = "24h",
@@ -49,24 +63,15 @@ def report(
     plot: Annotated[Optional[Path], typer.Option(help="Also draw cost per day and p95 latency trends to this PNG.")] = None,
 ) -> None:
     """The seed's metrics from ClickHouse, for analysts."""
-    from datetime import datetime, timezone
-
     from analytics import StoreError
     from analytics.queries import METRICS, TRENDS, UnknownMetric, run_metric, run_trend
     from analytics.report import rows_from_endpoint, to_csv, to_json, trend_from_endpoint
     from streams.config.settings import read_secret_env
-    from streams.config.units import parse_duration
     from streams.ingress.auth import key_for_role
 
-    if output not in ("table", "json", "csv"):
-        raise fail(f"--format must be table, json or csv, not {output!r}")
+    start, end = _window(since, output)
     settings = read_settings()
     config = config_or_fail(settings)
-    try:
-        end = datetime.now(timezone.utc)
-        start = end - parse_duration(since)
-    except ValueError as exc:
-        raise fail(f"--since: {exc}") from None
     names = metrics or list(METRICS)
     budgets = dict(config.cost_controls.daily_budgets)
     key = key_for_role(config.api_keys, "analyst", read_secret_env)
@@ -122,8 +127,6 @@ def replay(
 ) -> None:
     """What a candidate config would have done with the recorded traffic: models, cost, latency,
     quality and refusals beside what happened. No provider is called."""
-    from datetime import datetime, timezone
-
     from rich.progress import Progress
 
     from analytics import StoreError
@@ -132,11 +135,9 @@ def replay(
     from streams.cli.replay_output import flat, plot_replay, replay_table
     from streams.config import ConfigError, load_config
     from streams.config.settings import read_secret_env
-    from streams.config.units import parse_duration
     from streams.ingress.auth import key_for_role
 
-    if output not in ("table", "json", "csv"):
-        raise fail(f"--format must be table, json or csv, not {output!r}")
+    start, end = _window(since, output)
     if by not in GROUPINGS:
         raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     try:
@@ -145,11 +146,6 @@ def replay(
         raise fail(str(exc)) from None
     settings = read_settings()
     live = config_or_fail(settings)
-    try:
-        end = datetime.now(timezone.utc)
-        start = end - parse_duration(since)
-    except ValueError as exc:
-        raise fail(f"--since: {exc}") from None
     key = key_for_role(live.api_keys, "analyst", read_secret_env)
     body = {"config": config_path.read_text(encoding="utf-8"), "start": start.isoformat(), "end": end.isoformat(),
             "by": by}
